@@ -1,0 +1,28 @@
+"""Audio primitives shared by the workers: PCM format, WAV I/O, resampling, device seams."""
+
+from tars.audio.pcm import (
+    SAMPLE_RATE,
+    AudioFormatError,
+    float_to_int16,
+    int16_to_float,
+    read_wav,
+    resample,
+    write_wav,
+)
+from tars.audio.devices import NoAudioDeviceError, describe_devices, require_device
+from tars.audio.seams import AudioSink, AudioSource
+
+__all__ = [
+    "SAMPLE_RATE",
+    "AudioFormatError",
+    "AudioSink",
+    "AudioSource",
+    "NoAudioDeviceError",
+    "describe_devices",
+    "float_to_int16",
+    "int16_to_float",
+    "read_wav",
+    "require_device",
+    "resample",
+    "write_wav",
+]

