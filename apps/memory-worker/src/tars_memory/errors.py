@@ -1,0 +1,41 @@
+"""Exceptions raised by the tars memory engine.
+
+    MemoryEngineError
+    ├── EmbedderError            model missing, not loaded, or failed to run
+    ├── StoreClosedError         the store was used after close()
+    ├── DimensionMismatchError   stored vectors do not match the configured model
+    └── CharacterError           character profile file or update is invalid
+"""
+
+from __future__ import annotations
+
+
+class MemoryEngineError(Exception):
+    """Base class of every error the memory engine raises."""
+
+
+class EmbedderError(MemoryEngineError):
+    """The embedding model could not be loaded or run."""
+
+
+class StoreClosedError(MemoryEngineError):
+    """An operation was attempted on a closed store."""
+
+
+class DimensionMismatchError(MemoryEngineError):
+    """Stored vectors were made by another model than the configured one."""
+
+    def __init__(self, stored_model: str, stored_dim: int, model: str, dim: int) -> None:
+        super().__init__(
+            f"store holds {stored_dim}-d vectors of {stored_model!r} but the configured "
+            f"embedder {model!r} makes {dim}-d vectors; set on_model_change='reembed' "
+            "to re-embed the stored texts, or point the store at another path"
+        )
+        self.stored_model = stored_model
+        self.stored_dim = stored_dim
+        self.model = model
+        self.dim = dim
+
+
+class CharacterError(MemoryEngineError):
+    """The character profile could not be read, validated or saved."""
