@@ -1,0 +1,58 @@
+"""Exceptions raised by the tars LLM engine.
+
+Every error derives from one base class, and foreign errors (httpx, llama.cpp, OS) are
+converted at the edge with ``raise ... from exc``::
+
+    LLMError
+    ├── ModelAssetError          model file missing, incomplete or failing its checksum
+    ├── ModelLoadError           llama.cpp could not load the model file
+    ├── PromptTooLongError       the prompt does not fit the model's context window
+    └── ProviderError            a remote OpenAI-compatible endpoint failed
+        ├── ProviderConnectionError   connection refused / DNS / TLS failure
+        ├── ProviderTimeoutError      connect or read timeout
+        ├── ProviderHTTPError         non-2xx HTTP status (``status`` attribute)
+        └── ProviderProtocolError     malformed SSE stream or JSON chunk
+"""
+
+from __future__ import annotations
+
+
+class LLMError(Exception):
+    """Base class of every error raised by ``tars_llm``."""
+
+
+class ModelAssetError(LLMError):
+    """The model file is missing, incomplete or fails its checksum."""
+
+
+class ModelLoadError(LLMError):
+    """The model backend could not load the model file."""
+
+
+class PromptTooLongError(LLMError):
+    """The prompt does not fit the model's context window."""
+
+
+class ProviderError(LLMError):
+    """A remote chat-completion provider failed."""
+
+
+class ProviderConnectionError(ProviderError):
+    """The provider could not be reached."""
+
+
+class ProviderTimeoutError(ProviderError):
+    """The provider did not answer in time."""
+
+
+class ProviderHTTPError(ProviderError):
+    """The provider answered with a non-success HTTP status."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"HTTP {status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+class ProviderProtocolError(ProviderError):
+    """The provider's response did not follow the chat-completions protocol."""
