@@ -1,0 +1,57 @@
+"""Spoken answers for the local intents, from the real clock in the user's time zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tars_router.clock import Clock, SystemClock
+from tars_router.intents import Intent, IntentName
+
+
+def say_time(moment: datetime) -> str:
+    """``It's 3:07 PM.`` for 15:07."""
+    hour = moment.hour % 12 or 12
+    suffix = "AM" if moment.hour < 12 else "PM"
+    return f"It's {hour}:{moment.minute:02d} {suffix}."
+
+
+def say_date(moment: datetime) -> str:
+    """``Today is Monday, November 23.``"""
+    return f"Today is {moment:%A}, {moment:%B} {moment.day}."
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAnswer:
+    """What the router does for a local intent: an optional reply and an optional action.
+
+    ``action`` is one of ``"stop"``, ``"repeat"``, ``"volume"`` or None (just speak ``text``).
+    """
+
+    intent: Intent
+    text: str | None
+    action: str | None = None
+
+
+class LocalAnswers:
+    """Turns an :class:`Intent` into a :class:`LocalAnswer` using ``clock`` (local time zone)."""
+
+    def __init__(self, assistant_name: str = "TARS", clock: Clock | None = None) -> None:
+        self._name = assistant_name
+        self._clock: Clock = clock or SystemClock()
+
+    def answer(self, intent: Intent) -> LocalAnswer:
+        """Build the answer; never raises for a valid :class:`Intent`."""
+        match intent.name:
+            case IntentName.TIME:
+                return LocalAnswer(intent, say_time(self._clock.now()))
+            case IntentName.DATE:
+                return LocalAnswer(intent, say_date(self._clock.now()))
+            case IntentName.NAME:
+                return LocalAnswer(intent, f"I'm {self._name}, your offline assistant.")
+            case IntentName.STOP:
+                return LocalAnswer(intent, None, action="stop")
+            case IntentName.REPEAT:
+                return LocalAnswer(intent, None, action="repeat")
+            case IntentName.VOLUME:
+                return LocalAnswer(intent, None, action="volume")

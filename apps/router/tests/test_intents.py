@@ -1,0 +1,142 @@
+"""Local intents: whole-phrase matching, negatives, and answers from the real clock."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tars_router.answers import LocalAnswers, say_date, say_time
+from tars_router.clock import ManualClock, SystemClock
+from tars_router.intents import IntentMatcher, IntentName, normalize
+
+POSITIVE: list[tuple[str, IntentName, dict[str, str]]] = [
+    ("What time is it?", IntentName.TIME, {}),
+    ("what's the time", IntentName.TIME, {}),
+    ("Hey Tars, what time is it right now?", IntentName.TIME, {}),
+    ("Can you tell me the time, please?", IntentName.TIME, {}),
+    ("Do you know what time it is?", IntentName.TIME, {}),
+    ("What's the date today?", IntentName.DATE, {}),
+    ("What day is it?", IntentName.DATE, {}),
+    ("what is today's date", IntentName.DATE, {}),
+    ("Stop.", IntentName.STOP, {}),
+    ("Tars, stop!", IntentName.STOP, {}),
+    ("Cancel that", IntentName.STOP, {}),
+    ("Never mind.", IntentName.STOP, {}),
+    ("Okay, never mind", IntentName.STOP, {}),
+    ("Repeat that.", IntentName.REPEAT, {}),
+    ("Could you say that again?", IntentName.REPEAT, {}),
+    ("What did you say?", IntentName.REPEAT, {}),
+    ("Volume up", IntentName.VOLUME, {"direction": "up"}),
+    ("Turn it up a bit", IntentName.VOLUME, {"direction": "up"}),
+    ("A little louder, please.", IntentName.VOLUME, {"direction": "up"}),
+    ("Turn the volume down.", IntentName.VOLUME, {"direction": "down"}),
+    ("quieter", IntentName.VOLUME, {"direction": "down"}),
+    ("Set the volume to 40 percent", IntentName.VOLUME, {"level": "40"}),
+    ("volume fifty", IntentName.VOLUME, {"level": "50"}),
+    ("What's your name?", IntentName.NAME, {}),
+    ("Who are you?", IntentName.NAME, {}),
+    ("What should I call you?", IntentName.NAME, {}),
+]
+
+NEGATIVE = [
+    "What time does the shop close?",
+    "Set a timer for five minutes.",
+    "Stop the timer.",
+    "Start the stopwatch.",
+    "I know you are there.",
+    "Sometimes I forget things.",
+    "What's the time in Tokyo?",
+    "What time is the meeting tomorrow?",
+    "Don't stop believing.",
+    "Remind me to repeat that tomorrow.",
+    "What is the date of the next full moon?",
+    "Who are you going to vote for?",
+    "Set the volume to 400",
+    "Tell me a story about a time machine.",
+    "",
+    "   ...  ",
+]
+
+
+@pytest.fixture(scope="module")
+def matcher() -> IntentMatcher:
+    return IntentMatcher(assistant_names=("tars", "hey tars"))
+
+
+@pytest.mark.parametrize(("text", "name", "slots"), POSITIVE, ids=[p[0] for p in POSITIVE])
+def test_positive(matcher: IntentMatcher, text: str, name: IntentName,
+                  slots: dict[str, str]) -> None:
+    intent = matcher.match(text)
+    assert intent is not None, text
+    assert intent.name is name
+    assert dict(intent.slots) == slots
+    assert intent.text == text
+
+
+@pytest.mark.parametrize("text", NEGATIVE)
+def test_negative(matcher: IntentMatcher, text: str) -> None:
+    assert matcher.match(text) is None
+
+
+def test_normalize() -> None:
+    assert normalize("  What’s   the TIME?! ") == "whats the time"
+
+
+def test_time_answer_is_the_real_current_time() -> None:
+    intent = IntentMatcher().match("what time is it")
+    assert intent is not None
+    before = datetime.now().astimezone()
+    text = LocalAnswers(clock=SystemClock()).answer(intent).text
+    assert text is not None
+    found = re.fullmatch(r"It's (\d{1,2}):(\d{2}) (AM|PM)\.", text)
+    assert found, text
+    hour = int(found.group(1)) % 12 + (12 if found.group(3) == "PM" else 0)
+    spoken = before.replace(hour=hour, minute=int(found.group(2)), second=0, microsecond=0)
+    gap = abs((before.replace(second=0, microsecond=0) - spoken).total_seconds())
+    assert min(gap, 86400 - gap) <= 60
+
+
+def test_date_answer_is_today_in_the_configured_zone() -> None:
+    zone = ZoneInfo("Pacific/Kiritimati")  # UTC+14: often a different day than UTC
+    intent = IntentMatcher().match("what's the date")
+    assert intent is not None
+    text = LocalAnswers(clock=SystemClock(zone)).answer(intent).text
+    now = datetime.now(zone)
+    assert text in {say_date(now), say_date(now - timedelta(minutes=1))}
+    assert now.strftime("%A") in (text or "")
+
+
+@pytest.mark.parametrize(
+    ("hour", "minute", "expected"),
+    [(0, 5, "It's 12:05 AM."), (9, 0, "It's 9:00 AM."), (12, 30, "It's 12:30 PM."),
+     (15, 7, "It's 3:07 PM."), (23, 59, "It's 11:59 PM.")],
+)
+def test_time_format(hour: int, minute: int, expected: str) -> None:
+    zone = ZoneInfo("Europe/Berlin")
+    assert say_time(datetime(2026, 11, 23, hour, minute, tzinfo=zone)) == expected
+
+
+def test_answers_use_the_local_zone_of_the_clock() -> None:
+    start = datetime(2026, 11, 23, 14, 7, tzinfo=ZoneInfo("UTC")).astimezone(
+        ZoneInfo("America/New_York"))
+    answers = LocalAnswers(assistant_name="TARS", clock=ManualClock(start))
+    matcher = IntentMatcher()
+    time_intent, date_intent = matcher.match("time please"), matcher.match("what day is today")
+    assert time_intent is not None and date_intent is not None
+    assert answers.answer(time_intent).text == "It's 9:07 AM."
+    assert answers.answer(date_intent).text == "Today is Monday, November 23."
+
+
+def test_actions_for_control_intents() -> None:
+    answers, matcher = LocalAnswers(assistant_name="TARS"), IntentMatcher()
+    for text, action in [("stop", "stop"), ("repeat that", "repeat"), ("louder", "volume")]:
+        intent = matcher.match(text)
+        assert intent is not None
+        result = answers.answer(intent)
+        assert (result.action, result.text) == (action, None)
+    name = matcher.match("who are you")
+    assert name is not None
+    assert "TARS" in (answers.answer(name).text or "")
