@@ -1,0 +1,32 @@
+"""Tool payloads: registry, call request, call result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tars.contracts.envelope import Payload
+
+
+class ToolSpec(Payload):
+    name: str
+    description: str
+    parameters: dict[str, Any] = {"type": "object", "properties": {}}
+
+
+class ToolRegistry(Payload):
+    """All tools one provider offers (published retained, one topic per provider)."""
+
+    provider: str
+    tools: list[ToolSpec]
+
+
+class ToolCall(Payload):
+    name: str
+    arguments: dict[str, Any] = {}
+
+
+class ToolResult(Payload):
+    name: str
+    ok: bool
+    content: str = ""
+    error: str | None = None

@@ -1,0 +1,113 @@
+"""The one topic registry: every topic with its payload model, QoS, retain flag and expiry."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from tars.contracts.audio import AudioFrame
+from tars.contracts.character import Character, CharacterUpdate
+from tars.contracts.errors import ErrorEvent
+from tars.contracts.health import Heartbeat, Info, Status
+from tars.contracts.llm import LlmCancel, LlmRequest, LlmResponse, LlmStreamChunk
+from tars.contracts.memory import MemoryAck, MemoryForget, MemoryIngest, MemoryQuery, MemoryResults
+from tars.contracts.stt import SttControl, SttFinal, SttPartial, SttState
+from tars.contracts.tools import ToolCall, ToolRegistry, ToolResult
+from tars.contracts.tts import TtsControl, TtsSay, TtsStatus
+from tars.contracts.turn import TextTurn, TurnEvent, TurnResult
+from tars.contracts.wake import WakeEvent
+
+ROOT = "tars"
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic ``pattern`` (``{name}`` placeholders are single levels) and how it is used."""
+
+    pattern: str
+    model: type[BaseModel]
+    type: str
+    description: str
+    qos: int = 1
+    retain: bool = False
+    expiry_s: float | None = None
+    ordered: bool = False
+    binary: bool = False
+    params: tuple[str, ...] = field(default=(), init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", tuple(_PLACEHOLDER.findall(self.pattern)))
+
+    def topic(self, **values: str) -> str:
+        """The concrete topic: every placeholder filled; a value must not contain ``/+#``."""
+        for name in self.params:
+            value = values.get(name, "")
+            if not value or any(c in value for c in "/+#"):
+                raise ValueError(f"{self.pattern}: bad value {value!r} for {{{name}}}")
+        return self.pattern.format(**values) if self.params else self.pattern
+
+    @property
+    def filter(self) -> str:
+        """The subscription filter: every placeholder becomes ``+``."""
+        return _PLACEHOLDER.sub("+", self.pattern)
+
+
+def _t(path: str) -> str:
+    return f"{ROOT}/{path}"
+
+
+AUDIO_MIC = TopicSpec(_t("audio/{site}/mic"), AudioFrame, "audio.frame",
+                      "PCM from a site's microphone (binary frame)", qos=0, binary=True)
+AUDIO_OUT = TopicSpec(_t("audio/{site}/out"), AudioFrame, "audio.frame",
+                      "reply PCM for a site's speaker (binary frame)", qos=0, binary=True,
+                      ordered=True)
+WAKE_EVENT = TopicSpec(_t("wake/event"), WakeEvent, "wake.detected", "wake word heard")
+STT_PARTIAL = TopicSpec(_t("stt/partial"), SttPartial, "stt.partial",
+                        "interim transcript", qos=0, ordered=True)
+STT_FINAL = TopicSpec(_t("stt/final"), SttFinal, "stt.final", "final transcript of an utterance")
+STT_CONTROL = TopicSpec(_t("stt/control"), SttControl, "stt.control", "mute / unmute")
+STT_STATE = TopicSpec(_t("stt/state"), SttState, "stt.state", "mute state", retain=True)
+ROUTER_TEXT = TopicSpec(_t("router/text"), TextTurn, "router.text",
+                        "a typed utterance (tars ask)", expiry_s=30)
+TURN_EVENT = TopicSpec(_t("turn/event"), TurnEvent, "turn.event",
+                       "turn started / stage / ended", ordered=True)
+TURN_RESULT = TopicSpec(_t("turn/result"), TurnResult, "turn.result", "what a turn answered")
+LLM_REQUEST = TopicSpec(_t("llm/request"), LlmRequest, "llm.request",
+                        "generate a reply", expiry_s=30)
+LLM_STREAM = TopicSpec(_t("llm/stream"), LlmStreamChunk, "llm.chunk",
+                       "streamed reply text", ordered=True)
+LLM_RESPONSE = TopicSpec(_t("llm/response"), LlmResponse, "llm.response", "complete reply")
+LLM_CANCEL = TopicSpec(_t("llm/cancel"), LlmCancel, "llm.cancel", "stop generating")
+TOOLS_REGISTRY = TopicSpec(_t("tools/registry/{provider}"), ToolRegistry, "tools.registry",
+                           "tools one provider offers", retain=True)
+TOOLS_CALL = TopicSpec(_t("tools/call"), ToolCall, "tools.call", "call a tool", expiry_s=60)
+TOOLS_RESULT = TopicSpec(_t("tools/result"), ToolResult, "tools.result", "a tool's result")
+MEMORY_QUERY = TopicSpec(_t("memory/query"), MemoryQuery, "memory.query",
+                         "search memory", expiry_s=10)
+MEMORY_RESULTS = TopicSpec(_t("memory/results"), MemoryResults, "memory.results",
+                           "search results")
+MEMORY_INGEST = TopicSpec(_t("memory/ingest"), MemoryIngest, "memory.ingest", "store a text")
+MEMORY_FORGET = TopicSpec(_t("memory/forget"), MemoryForget, "memory.forget", "delete memories")
+MEMORY_ACK = TopicSpec(_t("memory/ack"), MemoryAck, "memory.ack", "ingest / forget outcome")
+CHARACTER_CURRENT = TopicSpec(_t("character/current"), Character, "character.current",
+                              "the persona in use", retain=True)
+CHARACTER_UPDATE = TopicSpec(_t("character/update"), CharacterUpdate, "character.update",
+                             "change the persona")
+TTS_SAY = TopicSpec(_t("tts/say"), TtsSay, "tts.say", "speak text", expiry_s=30, ordered=True)
+TTS_STATUS = TopicSpec(_t("tts/status"), TtsStatus, "tts.status",
+                       "speaking started / sentence done / ended", ordered=True)
+TTS_CONTROL = TopicSpec(_t("tts/control"), TtsControl, "tts.control",
+                        "stop / pause / resume / volume")
+SYSTEM_STATUS = TopicSpec(_t("system/status/{service}"), Status, "system.status",
+                          "online / offline (last will)", retain=True)
+SYSTEM_INFO = TopicSpec(_t("system/info/{service}"), Info, "system.info",
+                        "service, version, models, capabilities", retain=True)
+SYSTEM_HEARTBEAT = TopicSpec(_t("system/heartbeat/{service}"), Heartbeat, "system.heartbeat",
+                             "uptime and event-loop lag", qos=0)
+SYSTEM_ERROR = TopicSpec(_t("system/error"), ErrorEvent, "system.error",
+                         "a message a service could not handle")
+
+ALL: tuple[TopicSpec, ...] = tuple(v for v in list(globals().values()) if isinstance(v, TopicSpec))

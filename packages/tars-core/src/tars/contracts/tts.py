@@ -1,0 +1,35 @@
+"""Text-to-speech payloads: say, status, control."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from tars.contracts.envelope import Payload
+
+
+class TtsSay(Payload):
+    """Speak ``text``; a streamed reply arrives as several parts, the last with ``final``."""
+
+    text: str
+    voice: str | None = None
+    stream: bool = False
+    final: bool = True
+    index: int = 0
+
+
+class TtsStatus(Payload):
+    event: Literal["started", "sentence_done", "ended", "paused", "resumed"]
+    text: str = ""
+    index: int = 0
+    first_sample_ts: float | None = None
+    audio_s: float = 0.0
+    reason: str | None = None
+    path: str | None = None
+
+
+class TtsControl(Payload):
+    """Stop (one correlation id, or all when none is given), pause, resume, or set volume."""
+
+    action: Literal["stop", "pause", "resume", "volume"]
+    target: str | None = None
+    volume: float | None = None

@@ -1,0 +1,38 @@
+"""Router turn payloads: text turns in, turn events and results out."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from tars.contracts.envelope import Payload
+
+TurnStage = Literal["idle", "awake", "listening", "thinking", "speaking", "follow_up"]
+
+
+class TextTurn(Payload):
+    """A typed (or injected) utterance handled exactly like a final transcript."""
+
+    text: str
+    speak: bool = True
+
+
+class TurnEvent(Payload):
+    """A turn started, changed stage, or ended; ``offset_ms`` is from the turn start."""
+
+    kind: Literal["started", "stage", "ended"]
+    stage: TurnStage
+    offset_ms: float = 0.0
+    reason: str | None = None
+
+
+class TurnResult(Payload):
+    """What a turn produced: the reply and how it was made."""
+
+    text: str
+    reply: str
+    path: Literal["intent", "llm", "error"]
+    intent: str | None = None
+    tools: list[str] = []
+    first_token_ms: float | None = None
+    spoken: bool = False
+    reason: str = "done"

@@ -1,0 +1,44 @@
+"""Runtime: the Bus seam and its two implementations, services, requests, health, offload."""
+
+from tars.runtime.bus import Bus, Message, Subscription, Will, topic_matches
+from tars.runtime.dispatch import Dispatcher
+from tars.runtime.errors import (
+    BusError,
+    ConfigError,
+    RequestCancelled,
+    RequestError,
+    RequestTimeout,
+    TarsError,
+)
+from tars.runtime.lag import LagMonitor
+from tars.runtime.memory_bus import InMemoryBroker, InMemoryBus
+from tars.runtime.offload import ModelExecutor, call_engine, log_slow
+from tars.runtime.request import Requester
+from tars.runtime.service import Inbound, Service
+from tars.runtime.settings import CoreSettings, load_settings
+
+__all__ = [
+    "Bus",
+    "BusError",
+    "ConfigError",
+    "CoreSettings",
+    "Dispatcher",
+    "Inbound",
+    "InMemoryBroker",
+    "InMemoryBus",
+    "LagMonitor",
+    "Message",
+    "ModelExecutor",
+    "RequestCancelled",
+    "RequestError",
+    "RequestTimeout",
+    "Requester",
+    "Service",
+    "Subscription",
+    "TarsError",
+    "Will",
+    "call_engine",
+    "load_settings",
+    "log_slow",
+    "topic_matches",
+]

@@ -1,0 +1,89 @@
+"""The Bus seam: raw publish/subscribe with MQTT semantics, and topic matching."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message as delivered by a bus (topic without the bus namespace)."""
+
+    topic: str
+    payload: bytes
+    qos: int = 0
+    retain: bool = False
+    duplicate: bool = False
+
+
+RawHandler = Callable[[Message], Awaitable[None]]
+ConnectHook = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Will:
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
+class Subscription(Protocol):
+    topic_filter: str
+
+    async def cancel(self) -> None: ...
+
+
+class Bus(Protocol):
+    """What services need from a message bus; MqttBus and InMemoryBus both provide it.
+
+    Handlers are awaited in arrival order by the bus's reader and must return quickly
+    (the service layer queues work instead of doing it inline).
+    """
+
+    client_id: str
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,
+        expiry_s: float | None = None,
+    ) -> None: ...
+
+    async def subscribe(self, topic_filter: str, handler: RawHandler, *, qos: int = 1) -> Subscription: ...
+
+    def on_connect(self, hook: ConnectHook) -> None: ...
+
+
+def topic_matches(topic_filter: str, topic: str) -> bool:
+    """MQTT filter matching with ``+`` and ``#``; ``$`` topics only match explicit filters."""
+    f_parts = topic_filter.split("/")
+    t_parts = topic.split("/")
+    if t_parts[0].startswith("$") and not f_parts[0].startswith("$"):
+        return False
+    for i, part in enumerate(f_parts):
+        if part == "#":
+            return True
+        if i >= len(t_parts):
+            return False
+        if part != "+" and part != t_parts[i]:
+            return False
+    return len(f_parts) == len(t_parts)
+
+
+def validate_filter(topic_filter: str) -> None:
+    if not topic_filter:
+        raise ValueError("empty topic filter")
+    parts = topic_filter.split("/")
+    for i, part in enumerate(parts):
+        if "#" in part and (part != "#" or i != len(parts) - 1):
+            raise ValueError(f"bad topic filter {topic_filter!r}: '#' must be last and alone")
+        if "+" in part and part != "+":
+            raise ValueError(f"bad topic filter {topic_filter!r}: '+' must fill a level")

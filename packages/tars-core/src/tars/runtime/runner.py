@@ -1,0 +1,72 @@
+"""The worker runner: settings -> logging -> build + preload -> connect -> Ready -> serve."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from tars.runtime.errors import BusError, ConfigError
+from tars.runtime.mqtt import MqttBus
+from tars.runtime.service import Service, instance_id, offline_will
+from tars.runtime.settings import CoreSettings, load_settings
+
+S = TypeVar("S", bound=CoreSettings)
+Build = Callable[[S, Service], Awaitable[None]]
+
+log = logging.getLogger("tars.runner")
+
+
+def setup_logging(service: str, level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), stream=sys.stderr,
+        format=f"%(asctime)s %(levelname)-7s {service} %(name)s: %(message)s",
+        datefmt="%H:%M:%S", force=True,
+    )
+
+
+def make_service(name: str, settings: CoreSettings) -> Service:
+    instance = instance_id(name)
+    bus = MqttBus(settings.mqtt_url, instance, namespace=settings.namespace,
+                  will=offline_will(name, instance))
+    return Service(name, bus, instance=instance, site_id=settings.site_id,
+                   max_concurrency=settings.max_concurrency, heartbeat_s=settings.heartbeat_s)
+
+
+async def serve(name: str, settings: S, build: Build[S]) -> None:
+    service = make_service(name, settings)
+    await build(settings, service)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, service.request_stop)
+    await service.start()
+    log.info("Ready: %s on %s", service.instance, settings.mqtt_url.split("@")[-1])
+    try:
+        await service.wait_stopped()
+    finally:
+        log.info("stopping")
+        await service.stop()
+
+
+def run_worker(name: str, settings_cls: type[S], build: Build[S]) -> int:
+    """Entry point for ``python -m <worker>``; returns the process exit code."""
+    try:
+        settings = load_settings(settings_cls)
+    except ConfigError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(name, settings.log_level)
+    try:
+        asyncio.run(serve(name, settings, build))
+    except ConfigError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    except BusError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        pass
+    return 0
