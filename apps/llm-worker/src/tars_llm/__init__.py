@@ -1,7 +1,12 @@
 """tars LLM engine: chat models, prompt building, tool-call parsing and the tool loop."""
 
 from tars_llm.assets import DEFAULT_ASSET, ModelAsset, default_cache_dir, ensure_model
-from tars_llm.config import LlamaCppConfig, LLMConfig, OpenAICompatConfig, SamplingConfig
+from tars_llm.config import (
+    LlamaCppConfig,
+    LLMConfig,
+    OpenAICompatConfig,
+    SamplingConfig,
+)
 from tars_llm.errors import (
     LLMError,
     ModelAssetError,
@@ -17,7 +22,13 @@ from tars_llm.factory import create_chat_model
 from tars_llm.model import ChatModel, SyncChatModel, collect, stream_from_thread
 from tars_llm.prompt import CharacterProfile, PromptBuilder
 from tars_llm.toolcalls import ToolCallGate, parse_tool_calls
-from tars_llm.toolloop import CallTool, DeltaCallback, LoopResult, ToolInvocation, ToolLoop
+from tars_llm.toolloop import (
+    CallTool,
+    DeltaCallback,
+    LoopResult,
+    ToolInvocation,
+    ToolLoop,
+)
 from tars_llm.types import (
     CancelToken,
     ChatEvent,

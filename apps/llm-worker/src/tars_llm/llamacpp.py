@@ -68,12 +68,13 @@ class LlamaCppChatModel:
 
     @classmethod
     def load(
-        cls, config: LlamaCppConfig = LlamaCppConfig(), progress: ProgressCallback | None = None
+        cls, config: LlamaCppConfig | None = None, progress: ProgressCallback | None = None
     ) -> LlamaCppChatModel:
         """Load the configured GGUF (assembling the bundled one first if needed); blocking.
 
         Raises ModelAssetError for a missing/corrupt bundled model, ModelLoadError otherwise.
         """
+        config = config or LlamaCppConfig()
         path = config.model_path or ensure_model(
             cache_dir=config.cache_dir, verify=config.verify_on_start, progress=progress
         )

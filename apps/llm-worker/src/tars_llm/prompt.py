@@ -28,9 +28,10 @@ class CharacterProfile:
     def from_dict(cls, data: Mapping[str, Any]) -> CharacterProfile:
         """Build a profile from a character file's table (unknown keys are ignored)."""
         facts = data.get("facts", ())
+        default = cls()
         return cls(
-            name=str(data.get("name", cls.name)),
-            style=str(data.get("style", cls.style)),
+            name=str(data.get("name", default.name)),
+            style=str(data.get("style", default.style)),
             facts=tuple(str(f) for f in ([facts] if isinstance(facts, str) else facts)),
             instructions=str(data.get("instructions", DEFAULT_INSTRUCTIONS)),
         )

@@ -75,12 +75,12 @@ class ToolLoop:
         call_tool: CallTool,
         *,
         max_tool_steps: int = 3,
-        params: SamplingParams = SamplingParams(),
+        params: SamplingParams | None = None,
     ) -> None:
         self._model = model
         self._call_tool = call_tool
         self._max_steps = max_tool_steps
-        self._params = params
+        self._params = params or SamplingParams()
 
     async def run(
         self,
@@ -98,6 +98,8 @@ class ToolLoop:
         invocations: list[ToolInvocation] = []
         steps: list[ChatResult] = []
         for step in range(self._max_steps + 1):
+            if token.is_set():
+                break
             offered = tuple(tools) if step < self._max_steps else ()
             request = ChatRequest(tuple(convo), offered, params or self._params)
             result = await self._run_model(request, emit, token)
@@ -114,7 +116,7 @@ class ToolLoop:
             new.append(assistant)
             for call in calls:
                 if token.is_set():
-                    return LoopResult("", "cancelled", tuple(new), tuple(invocations), tuple(steps))
+                    break
                 invocation = await self._invoke(call)
                 invocations.append(invocation)
                 message = ChatMessage(
@@ -122,7 +124,7 @@ class ToolLoop:
                 )
                 convo.append(message)
                 new.append(message)
-        raise AssertionError("unreachable: the last step offers no tools")
+        return LoopResult("", "cancelled", tuple(new), tuple(invocations), tuple(steps))
 
     async def _run_model(
         self, request: ChatRequest, emit: DeltaCallback, cancel: CancelToken
@@ -149,7 +151,7 @@ class ToolLoop:
         log.info("calling tool %s", call.name)
         try:
             output = await self._call_tool(call.name, dict(call.arguments))
-        except Exception as exc:  # any tool failure is reported to the model, not raised
+        except Exception as exc:  # noqa: BLE001 - any tool failure is told to the model
             log.warning("tool %s failed: %s", call.name, exc)
             text = json.dumps({"error": f"{type(exc).__name__}: {exc}".strip()})
             return ToolInvocation(call, text, ok=False)

@@ -1,0 +1,32 @@
+"""Pins the public API of tars_llm so changes to it are deliberate."""
+
+from __future__ import annotations
+
+import tars_llm
+
+
+def test_exported_names() -> None:
+    assert set(tars_llm.__all__) == {
+        "DEFAULT_ASSET", "CallTool", "CancelToken", "CharacterProfile", "ChatEvent", "ChatMessage",
+        "ChatModel", "ChatRequest", "ChatResult", "DeltaCallback", "LLMConfig", "LLMError",
+        "LlamaCppConfig", "LoopResult", "ModelAsset", "ModelAssetError", "ModelLoadError",
+        "OpenAICompatConfig", "PromptBuilder", "PromptTooLongError", "ProviderConnectionError",
+        "ProviderError", "ProviderHTTPError", "ProviderProtocolError", "ProviderTimeoutError",
+        "SamplingConfig", "SamplingParams", "SyncChatModel", "TextDelta", "ToolCall",
+        "ToolCallGate", "ToolInvocation", "ToolLoop", "ToolSpec", "collect", "create_chat_model",
+        "default_cache_dir", "ensure_model", "parse_tool_calls", "stream_from_thread",
+    }
+    assert all(hasattr(tars_llm, name) for name in tars_llm.__all__)
+
+
+def test_errors_share_one_base() -> None:
+    for name in tars_llm.__all__:
+        obj = getattr(tars_llm, name)
+        if isinstance(obj, type) and issubclass(obj, Exception):
+            assert issubclass(obj, tars_llm.LLMError)
+
+
+def test_importing_the_package_does_not_load_llama_cpp() -> None:
+    import sys
+
+    assert "llama_cpp" not in sys.modules or "tars_llm.llamacpp" in sys.modules

@@ -1,0 +1,106 @@
+"""The tool loop over the OpenAI-compatible provider and a scripted loopback server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+from tars_llm.config import OpenAICompatConfig
+from tars_llm.openai_compat import OpenAICompatChatModel
+from tars_llm.toolloop import ToolLoop
+from tars_llm.types import ChatMessage, ToolSpec
+
+CALC = ToolSpec("calculator", "Evaluate arithmetic", {"type": "object", "properties": {"expression": {"type": "string"}}})
+USER = (ChatMessage(role="system", content="You are TARS."), ChatMessage(role="user", content="12 times 7?"))
+
+
+class Recorder:
+    """A call_tool that records calls and multiplies, or fails on demand."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.fail = fail
+
+    async def __call__(self, name: str, args: dict[str, Any]) -> Any:
+        self.calls.append((name, args))
+        if self.fail:
+            raise TimeoutError("tool did not answer within 30 s")
+        a, b = args["expression"].split("*")
+        return {"value": int(a) * int(b)}
+
+
+@pytest.fixture
+async def model(sse_server: Any) -> Any:
+    def make(scenario: str) -> OpenAICompatChatModel:
+        return OpenAICompatChatModel(OpenAICompatConfig(base_url=sse_server.url, model=scenario))
+
+    made: list[OpenAICompatChatModel] = []
+    yield lambda scenario: made.append(make(scenario)) or made[-1]
+    for m in made:
+        await m.aclose()
+
+
+async def test_tool_call_then_reply(model: Any, sse_server: Any) -> None:
+    tool = Recorder()
+    spoken: list[str] = []
+
+    async def on_delta(text: str) -> None:
+        spoken.append(text)
+
+    result = await ToolLoop(model("tools"), tool).run(USER, (CALC,), on_delta=on_delta)
+    assert tool.calls == [("calculator", {"expression": "12*7"})]
+    assert result.reply == 'The result is {"value": 84}.' == "".join(spoken)
+    assert [m.role for m in result.new_messages] == ["assistant", "tool", "assistant"]
+    assert result.new_messages[1].tool_call_id == result.new_messages[0].tool_calls[0].id
+    assert len(result.steps) == 2 and result.finish_reason == "stop"
+    second = sse_server.requests[-1]["body"]["messages"]
+    assert second[-2]["tool_calls"][0]["function"] == {"name": "calculator", "arguments": '{"expression": "12*7"}'}
+    assert second[-1] == {"role": "tool", "content": '{"value": 84}', "tool_call_id": "call_1", "name": "calculator"}
+
+
+async def test_json_text_tool_call_is_not_spoken(model: Any) -> None:
+    spoken: list[str] = []
+
+    async def on_delta(text: str) -> None:
+        spoken.append(text)
+
+    result = await ToolLoop(model("json-tool"), Recorder()).run(USER, (CALC,), on_delta=on_delta)
+    assert "".join(spoken) == result.reply == 'The result is {"value": 42}.'
+
+
+async def test_failing_tool_is_reported_to_the_model(model: Any) -> None:
+    result = await ToolLoop(model("tools"), Recorder(fail=True)).run(USER, (CALC,))
+    assert not result.invocations[0].ok
+    assert json.loads(result.invocations[0].output) == {"error": "TimeoutError: tool did not answer within 30 s"}
+    assert "TimeoutError" in result.reply
+
+
+@pytest.mark.parametrize("steps", [0, 1, 3])
+async def test_tool_steps_are_bounded(model: Any, sse_server: Any, steps: int) -> None:
+    tool = Recorder()
+    result = await ToolLoop(model("always-tools"), tool, max_tool_steps=steps).run(USER, (CALC,))
+    assert len(tool.calls) == steps
+    assert result.reply == f"I got {steps} tool results."
+    assert "tools" not in sse_server.requests[-1]["body"]
+
+
+async def test_unknown_tool_is_a_plain_answer(model: Any) -> None:
+    tool = Recorder()
+    result = await ToolLoop(model("json-tool"), tool).run(USER, (ToolSpec("weather", "Weather"),))
+    assert tool.calls == [] and '"calculator"' in result.reply
+
+
+async def test_cancel_before_the_tool_runs(model: Any) -> None:
+    cancel = threading.Event()
+
+    class CancelOnCall(Recorder):
+        async def __call__(self, name: str, args: dict[str, Any]) -> Any:
+            cancel.set()
+            return await super().__call__(name, args)
+
+    tool = CancelOnCall()
+    result = await ToolLoop(model("always-tools"), tool).run(USER, (CALC,), cancel=cancel)
+    assert result.cancelled and len(tool.calls) == 1 and len(result.steps) == 1
+    assert result.reply == ""
