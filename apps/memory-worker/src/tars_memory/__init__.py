@@ -3,7 +3,12 @@
 from .aio import AsyncMemory
 from .batching import EmbedBatcher
 from .bench import run_benchmark
-from .character import CharacterProfile, CharacterRepository, default_profile_path, load_profile
+from .character import (
+    CharacterProfile,
+    CharacterRepository,
+    default_profile_path,
+    load_profile,
+)
 from .config import EmbedderConfig, IndexConfig, StoreConfig
 from .embedder import DEFAULT_MODEL_NAME, Embedder, SentenceTransformerEmbedder
 from .errors import (
@@ -13,7 +18,14 @@ from .errors import (
     MemoryEngineError,
     StoreClosedError,
 )
-from .records import AddResult, MemoryFilter, MemoryHit, MemoryRecord, NewMemory, OpenReport
+from .records import (
+    AddResult,
+    MemoryFilter,
+    MemoryHit,
+    MemoryRecord,
+    NewMemory,
+    OpenReport,
+)
 from .store import HnswMemoryStore, MemoryStore
 
 __all__ = [

@@ -38,6 +38,7 @@ class EmbedBatcher:
         self.executor = executor or ThreadPoolExecutor(1, thread_name_prefix="tars-embed")
         self._queue: asyncio.Queue[_Request] | None = None
         self._worker: asyncio.Task[None] | None = None
+        self._inflight: list[_Request] = []
         self.batches = 0
 
     async def embed(self, text: str) -> Vectors:
@@ -75,11 +76,12 @@ class EmbedBatcher:
             batch = [r for r in await self._gather(queue) if not r[1].cancelled()]
             if not batch:
                 continue
+            self._inflight = batch
             try:
                 vectors = await loop.run_in_executor(
                     self.executor, self._embedder.embed, [t for t, _ in batch]
                 )
-            except Exception as exc:  # delivered to every waiting caller
+            except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
@@ -90,11 +92,14 @@ class EmbedBatcher:
                     fut.set_result(row)
 
     async def aclose(self) -> None:
-        """Stop the batcher; pending callers are cancelled. Shuts an owned executor down."""
+        """Stop the batcher; waiting and in-flight callers are cancelled. Shuts an owned executor down."""
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
+        for _, fut in self._inflight:
+            fut.cancel()
+        self._inflight = []
         if self._queue is not None:
             while not self._queue.empty():
                 self._queue.get_nowait()[1].cancel()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import numpy.typing as npt
@@ -120,6 +121,11 @@ class MemoryDB:
         where, params = filter_sql(flt)
         return int(self._conn.execute(f"SELECT count(*) FROM memories WHERE {where}", params)
                    .fetchone()[0])
+
+    def stats(self) -> tuple[int, int]:
+        """(row count, largest id) of the memories table."""
+        row = self._conn.execute("SELECT count(*), coalesce(max(id), 0) FROM memories").fetchone()
+        return int(row[0]), int(row[1])
 
     def ids(self, flt: MemoryFilter | None = None) -> list[int]:
         """Ids of the rows matching a filter, ascending."""
@@ -242,7 +248,7 @@ class _Transaction:
         self._db = db
         self._bump = bump
 
-    def __enter__(self) -> _Transaction:
+    def __enter__(self) -> Self:
         self._conn.execute("BEGIN IMMEDIATE")
         return self
 

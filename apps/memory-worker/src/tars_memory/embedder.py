@@ -54,7 +54,8 @@ def normalize_rows(vectors: npt.ArrayLike) -> Vectors:
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
     norms = np.linalg.norm(arr, axis=1, keepdims=True)
-    return np.divide(arr, norms, out=np.zeros_like(arr), where=norms > 0)
+    out: Vectors = np.divide(arr, norms, out=np.zeros_like(arr), where=norms > 0)
+    return out
 
 
 def _default_model_path() -> str:

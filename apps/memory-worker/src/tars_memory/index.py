@@ -52,12 +52,17 @@ class Manifest:
     dim: int
     model: str
     elements: int
+    index_bytes: int
     version: int = MANIFEST_VERSION
 
     def save(self, path: Path) -> None:
         """Write the manifest atomically."""
         data = json.dumps(asdict(self), indent=2).encode()
-        atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+        def write(tmp: Path) -> None:
+            tmp.write_bytes(data)
+
+        atomic_write(path, write)
 
     @classmethod
     def load(cls, path: Path) -> Manifest | None:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -99,6 +99,7 @@ class HnswMemoryStore:
         try:
             reembedded = self._check_model()
             self._index, self.report = self._open_index(reembedded)
+            self._live = self._db.count()
         except BaseException:
             self._db.close()
             raise
@@ -127,7 +128,7 @@ class HnswMemoryStore:
         count = self._db.count()
         manifest = Manifest.load(self._manifest_path)
         if not reembedded and manifest is not None and self._manifest_fits(manifest):
-            index = HnswIndex.load(self._index_path, self._dim, self._config.index)
+            index = self._load_index(manifest)
             if index is not None:
                 if manifest.generation == self._db.generation() and (
                     index.elements == manifest.elements
@@ -143,6 +144,16 @@ class HnswMemoryStore:
 
     def _manifest_fits(self, manifest: Manifest) -> bool:
         return manifest.dim == self._dim and manifest.model == self._embedder.name
+
+    def _load_index(self, manifest: Manifest) -> HnswIndex | None:
+        # a file of another size than recorded is never handed to hnswlib (rebuild instead)
+        try:
+            size = self._index_path.stat().st_size
+        except OSError:
+            return None
+        if size != manifest.index_bytes:
+            return None
+        return HnswIndex.load(self._index_path, self._dim, self._config.index)
 
     def _reconcile(self, index: HnswIndex) -> tuple[int, int]:
         db_ids = set(self._db.ids())
@@ -165,14 +176,15 @@ class HnswMemoryStore:
 
     def _save(self, index: HnswIndex) -> None:
         index.save(self._index_path)
-        ids = self._db.ids()
+        count, max_id = self._db.stats()
         Manifest(
             generation=self._db.generation(),
-            count=len(ids),
-            max_id=ids[-1] if ids else 0,
+            count=count,
+            max_id=max_id,
             dim=self._dim,
             model=self._embedder.name,
             elements=index.elements,
+            index_bytes=self._index_path.stat().st_size,
         ).save(self._manifest_path)
         self._pending = 0
 
@@ -224,7 +236,7 @@ class HnswMemoryStore:
             self._db.close()
             self._closed = True
 
-    def __enter__(self) -> HnswMemoryStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -274,6 +286,7 @@ class HnswMemoryStore:
             vectors = self._embed([it.text for it, _ in fresh])
             ids = self._db.insert(fresh, vectors)
             self._index.add(ids, vectors)
+            self._live += len(ids)
             self._changed(len(ids))
             return AddResult(tuple(ids), dup, short)
 
@@ -316,7 +329,7 @@ class HnswMemoryStore:
         self, query: Vectors, k: int, allowed: list[int] | None,
         allow: Callable[[int], bool] | None,
     ) -> tuple[list[int], list[float]]:
-        live = self._db.count() if allowed is None else len(allowed)
+        live = self._live if allowed is None else len(allowed)
         if live == 0:
             return [], []
         try:
@@ -351,6 +364,7 @@ class HnswMemoryStore:
             self._check_open()
             gone = self._db.delete(list(ids))
             self._index.delete(gone)
+            self._live -= len(gone)
             self._changed(len(gone))
             return len(gone)
 
@@ -370,6 +384,7 @@ class HnswMemoryStore:
         with self._lock:
             self._check_open()
             n = self._db.delete_all()
+            self._live = 0
             self._index = HnswIndex(self._dim, self._config.index)
             self._save(self._index)
             return n

@@ -1,0 +1,29 @@
+"""Shared fixtures: a fake-embedder store per test, the real model once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tars_memory import HnswMemoryStore, SentenceTransformerEmbedder, StoreConfig
+from tars_memory.testing import HashingEmbedder
+
+
+@pytest.fixture
+def hashing() -> HashingEmbedder:
+    return HashingEmbedder(dim=64)
+
+
+@pytest.fixture
+def store(tmp_path: Path, hashing: HashingEmbedder) -> Iterator[HnswMemoryStore]:
+    s = HnswMemoryStore(StoreConfig(path=tmp_path / "mem"), hashing)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def minilm() -> SentenceTransformerEmbedder:
+    embedder = SentenceTransformerEmbedder()
+    embedder.load()
+    return embedder
