@@ -128,19 +128,30 @@ class MqttBus:
         if expiry_s is not None:
             props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
             props.MessageExpiryInterval = max(1, int(expiry_s))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 2 * self.publish_timeout
+        while True:
+            client = await self._wait_up(topic, deadline - loop.time())
+            try:
+                await client.publish(self.namespace + topic, payload, qos=qos, retain=retain,
+                                     properties=props, timeout=self.publish_timeout)
+                return
+            except aiomqtt.MqttError as exc:
+                # The connection died under us: retry once it is back, within the deadline.
+                if loop.time() >= deadline - 0.1:
+                    raise BusError(f"publish to {topic}: {exc}") from exc
+                await asyncio.sleep(0.05)
+
+    async def _wait_up(self, topic: str, budget: float) -> aiomqtt.Client:
         if not self._up.is_set():
             try:
-                await asyncio.wait_for(self._up.wait(), self.publish_timeout)
+                await asyncio.wait_for(self._up.wait(), max(0.0, budget))
             except TimeoutError:
                 raise BusError(f"publish to {topic}: broker unreachable") from None
         client = self._client
         if client is None:
             raise BusError(f"publish to {topic}: not connected")
-        try:
-            await client.publish(self.namespace + topic, payload, qos=qos, retain=retain,
-                                 properties=props, timeout=self.publish_timeout)
-        except aiomqtt.MqttError as exc:
-            raise BusError(f"publish to {topic}: {exc}") from exc
+        return client
 
     async def subscribe(self, topic_filter: str, handler: RawHandler, *, qos: int = 1) -> _MqttSub:
         validate_filter(topic_filter)
