@@ -1,0 +1,202 @@
+"""Utterance endpointing: turns a stream of 16 kHz frames into speech start / partial / end events."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from tars.audio import SAMPLE_RATE
+from tars_stt.transcriber import check_samples
+from tars_stt.vad import VoiceActivityDetector, WebRtcVad
+
+Int16Array = npt.NDArray[np.int16]
+
+
+class EndpointerSettings(BaseModel):
+    """Endpointing knobs; times are seconds of audio."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    frame_ms: int = Field(default=30, description="VAD frame: 10, 20 or 30 ms")
+    pre_roll_s: float = Field(default=0.3, ge=0.0, description="audio kept before speech start")
+    min_speech_s: float = Field(default=0.25, gt=0.0, description="shorter blips are ignored")
+    end_silence_s: float = Field(default=0.5, gt=0.0, description="silence that ends speech")
+    max_utterance_s: float = Field(default=15.0, gt=1.0, description="longer speech is cut")
+    partial_interval_s: float = Field(
+        default=1.5, ge=0.0, description="partial-ready cadence during speech; 0 turns it off"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """Speech confirmed (lasted ``min_speech_s``); ``start_s`` is when it began."""
+
+    start_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class PartialReady:
+    """Speech is still going; ``samples`` hold the utterance so far (with pre-roll)."""
+
+    start_s: float
+    at_s: float
+    samples: Int16Array = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class UtteranceEnded:
+    """One utterance: ``samples`` run from ``audio_start_s`` (pre-roll) to the end decision."""
+
+    start_s: float
+    end_s: float
+    audio_start_s: float
+    samples: Int16Array = field(repr=False)
+    truncated: bool = False
+    """True when ``max_utterance_s`` cut the utterance while speech went on."""
+
+    @property
+    def speech_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+EndpointEvent = SpeechStarted | PartialReady | UtteranceEnded
+
+
+class Endpointer:
+    """Feed frames of any size; get events timed on the audio clock (seconds since ``origin_s``).
+
+    Not thread-safe; cheap enough (~1 % of a core) to run on the event loop.
+    """
+
+    def __init__(
+        self,
+        settings: EndpointerSettings | None = None,
+        *,
+        vad: VoiceActivityDetector | None = None,
+        origin_s: float = 0.0,
+    ) -> None:
+        self.settings = s = settings or EndpointerSettings()
+        self._vad = vad or WebRtcVad(s.vad_aggressiveness, s.frame_ms)
+        self._n = self._vad.frame_samples
+        self._frame_s = self._n / SAMPLE_RATE
+        self._start_frames = max(1, round(s.min_speech_s / self._frame_s))
+        self._end_frames = max(1, round(s.end_silence_s / self._frame_s))
+        self._pre_frames = round(s.pre_roll_s / self._frame_s)
+        self._max_frames = int(s.max_utterance_s / self._frame_s + 1e-9)
+        self._partial_frames = round(s.partial_interval_s / self._frame_s)
+        self._origin = origin_s
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._frames_seen = 0
+        self._history: deque[tuple[Int16Array, bool]] = deque(
+            maxlen=self._pre_frames + self._start_frames
+        )
+        self._reset_speech()
+
+    def _reset_speech(self) -> None:
+        self._in_speech = False
+        self._utt: list[Int16Array] = []
+        self._audio_start_frame = 0
+        self._start_frame = 0
+        self._last_voiced_frame = 0
+        self._next_partial = 0
+
+    @property
+    def in_speech(self) -> bool:
+        return self._in_speech
+
+    @property
+    def clock_s(self) -> float:
+        """Audio-clock time of the end of the audio consumed so far."""
+        return self._t(self._frames_seen) + self._pending.size / SAMPLE_RATE
+
+    def _t(self, frame_index: int) -> float:
+        return self._origin + frame_index * self._frame_s
+
+    def feed(self, samples: Int16Array) -> list[EndpointEvent]:
+        """Consume 16 kHz mono int16 audio of any length; return the events it completed."""
+        arr = check_samples(samples)
+        buf = np.concatenate([self._pending, arr]) if self._pending.size else arr
+        whole = buf.size // self._n * self._n
+        events: list[EndpointEvent] = []
+        for off in range(0, whole, self._n):
+            events.extend(self._step(buf[off : off + self._n]))
+        self._pending = buf[whole:].copy()
+        return events
+
+    def flush(self) -> list[EndpointEvent]:
+        """End of stream: close an utterance in progress (if it is long enough)."""
+        self._drop_pending()
+        if not self._in_speech:
+            return []
+        return [self._finish(self._last_voiced_frame + 1, truncated=False)]
+
+    def reset(self) -> None:
+        """Forget any audio in flight (e.g. when half-duplex starts dropping audio)."""
+        self._drop_pending()
+        self._history.clear()
+        self._reset_speech()
+
+    def skip(self, n_samples: int) -> None:
+        """Forget audio in flight and advance the clock over ``n_samples`` that were not fed."""
+        self.reset()
+        self._origin += n_samples / SAMPLE_RATE
+
+    def _drop_pending(self) -> None:
+        self._origin += self._pending.size / SAMPLE_RATE  # keeps the clock continuous
+        self._pending = np.zeros(0, dtype=np.int16)
+
+    def _step(self, frame: Int16Array) -> list[EndpointEvent]:
+        voiced = self._vad.is_speech(frame)
+        idx = self._frames_seen
+        self._frames_seen += 1
+        if not self._in_speech:
+            self._history.append((frame, voiced))
+            return self._maybe_start(idx)
+        self._utt.append(frame)
+        if voiced:
+            self._last_voiced_frame = idx
+        if idx - self._last_voiced_frame >= self._end_frames:
+            return [self._finish(self._last_voiced_frame + 1, truncated=False)]
+        if idx + 1 - self._audio_start_frame >= self._max_frames:
+            return [self._finish(idx + 1, truncated=True)]
+        if self._partial_frames and idx + 1 >= self._next_partial:
+            self._next_partial += self._partial_frames
+            return [PartialReady(self._t(self._start_frame), self._t(idx + 1), self._samples())]
+        return []
+
+    def _maybe_start(self, idx: int) -> list[EndpointEvent]:
+        recent = list(self._history)[-self._start_frames :]
+        needed = max(1, (self._start_frames * 3 + 3) // 4)  # 75 % voiced over min_speech_s
+        if len(recent) < self._start_frames or sum(v for _, v in recent) < needed:
+            return []
+        first_voiced = next(i for i, (_, v) in enumerate(recent) if v)
+        start = idx + 1 - len(recent) + first_voiced
+        self._in_speech = True
+        frames = [f for f, _ in self._history]
+        keep = min(len(frames), idx + 1 - start + self._pre_frames)  # pre-roll before start
+        self._utt = frames[len(frames) - keep :]
+        self._audio_start_frame = idx + 1 - keep
+        self._start_frame = start
+        self._last_voiced_frame = idx
+        self._next_partial = start + self._partial_frames
+        self._history.clear()
+        return [SpeechStarted(self._t(start))]
+
+    def _samples(self) -> Int16Array:
+        return np.concatenate(self._utt) if self._utt else np.zeros(0, dtype=np.int16)
+
+    def _finish(self, end_frame: int, *, truncated: bool) -> UtteranceEnded:
+        event = UtteranceEnded(
+            start_s=self._t(self._start_frame),
+            end_s=self._t(end_frame),
+            audio_start_s=self._t(self._audio_start_frame),
+            samples=self._samples(),
+            truncated=truncated,
+        )
+        self._reset_speech()
+        return event

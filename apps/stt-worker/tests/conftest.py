@@ -1,0 +1,40 @@
+"""Shared fixtures: speech generated at test time and one loaded Whisper model per session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from tars.testing import speech
+
+Speech = npt.NDArray[np.int16]
+
+_cache: dict[tuple[str, str], Speech] = {}
+
+
+def _say(voice: str, text: str) -> Speech:
+    key = (voice, text)
+    if key not in _cache:
+        _cache[key] = speech.piper(text) if voice == "piper" else speech.espeak(text)
+    return _cache[key]
+
+
+@pytest.fixture(scope="session")
+def say() -> Callable[[str, str], Speech]:
+    """``say(voice, text)``: 16 kHz int16 speech from "piper" or "espeak", cached per session."""
+    if not speech.espeak_available():
+        pytest.fail("espeak-ng is needed to generate test speech")
+    return _say
+
+
+@pytest.fixture(scope="session")
+def whisper():  # type: ignore[no-untyped-def]
+    from tars_stt import WhisperTranscriber
+
+    t = WhisperTranscriber()
+    t.load()
+    return t
+

@@ -1,0 +1,125 @@
+"""Real Whisper tiny.en on generated speech: endpointer + transcriber, WER, engine, errors."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from tars_stt import (
+    DroppedTranscript,
+    FinalTranscript,
+    ModelLoadError,
+    ModelNotLoadedError,
+    SttEngine,
+    UtteranceEnded,
+    WhisperSettings,
+    WhisperTranscriber,
+)
+from tars_stt.metrics import word_error_rate, word_errors
+
+pytestmark = pytest.mark.models
+SR = 16_000
+Speech = np.ndarray  # type: ignore[type-arg]
+
+SENTENCES = [
+    "Turn on the lights in the kitchen.",
+    "What is the weather like tomorrow morning?",
+    "Set a timer for ten minutes.",
+    "Play some relaxing music in the living room.",
+    "Remind me to call my mother at six.",
+    "How far is the moon from the earth?",
+    "Add milk and bread to the shopping list.",
+    "Please close the garage door.",
+    "What time does the train leave for Boston?",
+    "Tell me a short story about a brave robot.",
+    "Turn the volume down a little.",
+    "Who wrote the novel about the white whale?",
+]
+
+
+def _stream(say: Callable[[str, str], Speech], voice: str) -> Speech:
+    gap = np.zeros(int(0.8 * SR), dtype=np.int16)
+    parts = [gap]
+    for s in SENTENCES:
+        parts += [say(voice, s), gap]
+    return np.concatenate(parts)
+
+
+@pytest.mark.parametrize("voice", ["piper", "espeak"])
+def test_endpointer_and_whisper_transcribe_a_dozen_sentences(
+    voice: str, say: Callable[[str, str], Speech], whisper: WhisperTranscriber
+) -> None:
+    engine = SttEngine(whisper)
+    audio = _stream(say, voice)
+    events = []
+    for off in range(0, audio.size, 512):  # satellite-sized frames, not VAD-sized
+        events += engine.feed("kitchen", audio[off : off + 512])
+    events += engine.end_of_stream("kitchen")
+    utterances = [e for e in events if isinstance(e, UtteranceEnded)]
+    assert len(utterances) == len(SENTENCES)
+    results = [engine.transcribe_final("kitchen", u) for u in utterances]
+    finals = [r for r in results if isinstance(r, FinalTranscript)]
+    assert len(finals) == len(SENTENCES)
+    pairs = list(zip(SENTENCES, [f.text for f in finals], strict=True))
+    wer = word_error_rate(pairs)
+    for (ref, hyp), f in zip(pairs, finals, strict=True):
+        print(f"{voice} {word_errors(ref, hyp)} conf={f.transcription.confidence:.2f} {hyp!r}")
+        assert f.transcription.language == "en"
+        assert 0.0 < f.transcription.confidence <= 1.0
+        assert f.end_s > f.start_s
+    print(f"{voice}: WER {wer:.3f}")
+    assert wer <= 0.15
+
+
+def test_two_second_utterance_latency_and_rtf(
+    say: Callable[[str, str], Speech], whisper: WhisperTranscriber
+) -> None:
+    utt = say("piper", "Set a timer for ten minutes.")
+    utt = np.concatenate([utt, np.zeros(max(0, 2 * SR - utt.size), dtype=np.int16)])[: 2 * SR]
+    runs = [whisper.transcribe(utt) for _ in range(5)]
+    times = sorted(r.elapsed_s for r in runs)
+    print(f"2 s utterance: p50 {statistics.median(times) * 1000:.0f} ms, "
+          f"min {times[0] * 1000:.0f} ms, max {times[-1] * 1000:.0f} ms, "
+          f"RTF {statistics.median(r.rtf for r in runs):.3f}")
+    assert all("timer" in r.text.lower() for r in runs)
+    assert runs[0].duration_s == pytest.approx(2.0)
+
+
+def test_half_duplex_drops_speech_while_tts_speaks_and_echo_is_filtered(
+    say: Callable[[str, str], Speech], whisper: WhisperTranscriber
+) -> None:
+    engine = SttEngine(whisper)
+    spoken = "The weather today is sunny with a high of twenty degrees."
+    echo = np.concatenate([np.zeros(SR // 2, dtype=np.int16), say("piper", spoken),
+                           np.zeros(SR, dtype=np.int16)])
+    engine.tts_started("kitchen", spoken, at=0.0)
+    assert engine.feed("kitchen", echo, now=1.0) == []
+    assert engine.feed("office", echo, now=1.0) != []  # other sites keep listening
+    engine.tts_ended("kitchen", spoken, at=2.0)
+    events = engine.feed("kitchen", echo, now=3.0) + engine.end_of_stream("kitchen")
+    (utt,) = [e for e in events if isinstance(e, UtteranceEnded)]
+    assert utt.start_s > echo.size / SR  # the clock ran on over the dropped audio
+    result = engine.transcribe_final("kitchen", utt, now=3.0)
+    assert isinstance(result, DroppedTranscript) and result.rejection.filter == "echo"
+    again = engine.transcribe_final("kitchen", utt, now=30.0)  # long after: a real request
+    assert isinstance(again, FinalTranscript) and "sunny" in again.text.lower()
+
+
+def test_silence_never_reaches_the_user(whisper: WhisperTranscriber) -> None:
+    engine = SttEngine(whisper)
+    quiet = np.random.default_rng(1).normal(0, 30, 2 * SR).astype(np.int16)
+    result = engine.transcribe_final("kitchen", UtteranceEnded(0.0, 2.0, 0.0, quiet))
+    assert isinstance(result, DroppedTranscript), result
+    assert whisper.transcribe(np.zeros(0, dtype=np.int16)).text == ""
+
+
+def test_load_errors_are_clear(tmp_path: object) -> None:
+    with pytest.raises(ModelNotLoadedError):
+        WhisperTranscriber().transcribe(np.zeros(SR, dtype=np.int16))
+    with pytest.raises(ModelLoadError, match="cannot load Whisper model"):
+        WhisperTranscriber(WhisperSettings(model=str(tmp_path))).load()
+    with pytest.raises(ModelLoadError):  # a name not in the local cache: no download
+        WhisperTranscriber(WhisperSettings(model="large-v3-not-cached")).load()
