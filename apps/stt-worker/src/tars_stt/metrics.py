@@ -8,11 +8,32 @@ from rapidfuzz.distance import Levenshtein
 
 from tars_stt.filters import normalize
 
+_ONES = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen",
+)
+_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+
+
+def _number_words(token: str) -> list[str]:
+    """Whisper writes "10", references say "ten": spell out 0..99 so both count the same."""
+    if not token.isdigit() or int(token) > 99:
+        return [token]
+    n = int(token)
+    if n < 20:
+        return [_ONES[n]]
+    return [_TENS[n // 10]] + ([_ONES[n % 10]] if n % 10 else [])
+
+
+def _wer_words(text: str) -> list[str]:
+    return [w for token in normalize(text).split() for w in _number_words(token)]
+
 
 def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     """(substitutions + deletions + insertions, reference word count) after normalising."""
-    ref = normalize(reference).split()
-    hyp = normalize(hypothesis).split()
+    ref = _wer_words(reference)
+    hyp = _wer_words(hypothesis)
     return Levenshtein.distance(ref, hyp), len(ref)
 
 
