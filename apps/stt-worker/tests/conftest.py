@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
 from tars.testing import speech
+from tars_stt import WhisperTranscriber
 
 Speech = npt.NDArray[np.int16]
 
@@ -31,10 +32,9 @@ def say() -> Callable[[str, str], Speech]:
 
 
 @pytest.fixture(scope="session")
-def whisper():  # type: ignore[no-untyped-def]
-    from tars_stt import WhisperTranscriber
-
+def whisper() -> Iterator[WhisperTranscriber]:
     t = WhisperTranscriber()
     t.load()
-    return t
+    yield t
+    t.close()
 

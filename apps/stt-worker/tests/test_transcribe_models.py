@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import statistics
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -133,3 +135,31 @@ def test_load_errors_are_clear(tmp_path: object) -> None:
         WhisperTranscriber(WhisperSettings(model=str(tmp_path))).load()
     with pytest.raises(ModelLoadError):  # a name not in the local cache: no download
         WhisperTranscriber(WhisperSettings(model="large-v3-not-cached")).load()
+
+
+async def test_async_transcription_keeps_the_event_loop_free(
+    say: Callable[[str, str], Speech], whisper: WhisperTranscriber
+) -> None:
+    engine = SttEngine(whisper)
+    audio = say("piper", "Please close the garage door.")
+    gaps: list[float] = []
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not stop.is_set():
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    tick = asyncio.create_task(ticker())
+    results = await asyncio.gather(
+        *(engine.transcribe_final_async("kitchen", UtteranceEnded(0.0, 2.0, 0.0, audio)) for _ in range(3))
+    )
+    stop.set()
+    await tick
+    assert all(isinstance(r, FinalTranscript) and "garage" in r.text.lower() for r in results)
+    print(f"loop: {len(gaps)} ticks, max gap {max(gaps) * 1000:.0f} ms")
+    assert len(gaps) > 20  # the loop ran all along
+    assert max(gaps) < 0.25  # no Whisper call ran on the loop (one would take ~0.4-2 s here)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +44,7 @@ class DroppedTranscript:
 
 
 class SttEngine:
-    """``feed`` is cheap (event loop); ``transcribe_*`` block (run them in one worker thread)."""
+    """``feed`` is cheap (event loop); sync ``transcribe_*`` block, ``*_async`` use a thread."""
 
     def __init__(
         self,
@@ -97,7 +98,27 @@ class SttEngine:
     def transcribe_final(
         self, site_id: str, event: UtteranceEnded, *, now: float | None = None
     ) -> FinalTranscript | DroppedTranscript:
-        result = self.transcriber.transcribe(event.samples)
+        return self._judge(site_id, event, self.transcriber.transcribe(event.samples), now)
+
+    async def transcribe_async(self, samples: npt.NDArray[np.int16]) -> Transcription:
+        """The transcriber's own async method when it has one, else a worker thread."""
+        method = getattr(self.transcriber, "transcribe_async", None)
+        if method is not None:
+            result: Transcription = await method(samples)
+            return result
+        return await asyncio.to_thread(self.transcriber.transcribe, samples)
+
+    async def transcribe_partial_async(self, event: PartialReady) -> Transcription:
+        return await self.transcribe_async(event.samples)
+
+    async def transcribe_final_async(
+        self, site_id: str, event: UtteranceEnded, *, now: float | None = None
+    ) -> FinalTranscript | DroppedTranscript:
+        return self._judge(site_id, event, await self.transcribe_async(event.samples), now)
+
+    def _judge(
+        self, site_id: str, event: UtteranceEnded, result: Transcription, now: float | None
+    ) -> FinalTranscript | DroppedTranscript:
         rejection = self.filters.check(result.text, site_id=site_id, now=now)
         if rejection is not None:
             return DroppedTranscript(site_id, result, rejection)

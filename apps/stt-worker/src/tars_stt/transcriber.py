@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -109,6 +111,7 @@ class WhisperTranscriber:
         self._model: Any = None
         self._model_ref = ""
         self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
 
     @property
     def loaded(self) -> bool:
@@ -178,6 +181,19 @@ class WhisperTranscriber:
             elapsed_s=time.perf_counter() - started,
             no_speech_prob=nsp / weight if weight else 1.0,
         )
+
+    async def transcribe_async(self, samples: Int16Array) -> Transcription:
+        """``transcribe`` in this model's own single worker thread; the event loop stays free."""
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.transcribe, samples)
+
+    def close(self) -> None:
+        """Stop the worker thread (waits for a transcription in progress)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
 
     def describe(self) -> dict[str, Any]:
         s = self.settings
