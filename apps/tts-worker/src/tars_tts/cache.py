@@ -67,7 +67,7 @@ class CachingSynthesizer:
 
     def __init__(self, inner: Synthesizer, cache: PhraseCache | None = None) -> None:
         self.inner = inner
-        self.cache = cache or PhraseCache()
+        self.cache = cache if cache is not None else PhraseCache()
 
     @property
     def sample_rate(self) -> int:

@@ -31,6 +31,10 @@ class VoiceSettings(BaseModel):
     noise_scale: float | None = Field(default=None, ge=0.0, le=2.0)
     noise_w_scale: float | None = Field(default=None, ge=0.0, le=2.0)
     volume: float = Field(default=1.0, ge=0.0, le=4.0, description="Synthesis gain")
+    threads: int = Field(
+        default=0, ge=0, le=64, description="onnxruntime intra-op threads; 0 = its own choice"
+    )
+    warmup: bool = Field(default=True, description="Synthesize one word at load time")
 
 
 class TextSettings(BaseModel):

@@ -32,7 +32,7 @@ class TextTooLongError(TextRejectedError):
 
     def __init__(self, length: int, limit: int) -> None:
         super().__init__(
-            f"text too long to speak: {length} characters after cleaning, limit is {limit} "
+            f"text too long to speak: {length} characters, limit is {limit} "
             "(setting tts.max_chars); send it in parts (streamed_part) or shorten it"
         )
         self.length = length

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
 from tars.audio import NoAudioDeviceError, require_device
 
 Int16Array = npt.NDArray[np.int16]
@@ -108,7 +107,7 @@ class WavFileSink:
 
 def _open_wav(path: Path, rate: int) -> wave.Wave_write:
     path.parent.mkdir(parents=True, exist_ok=True)
-    wf = wave.open(str(path), "wb")
+    wf = wave.open(str(path), "wb")  # noqa: SIM115 - stays open for the whole reply
     wf.setnchannels(1)
     wf.setsampwidth(2)
     wf.setframerate(rate)
@@ -140,7 +139,7 @@ class SpeakerSink:
         self.pacer.reset()
 
     def _open(self, sample_rate: int) -> Any:
-        import sounddevice as sd
+        import sounddevice as sd  # type: ignore[import-untyped]
 
         try:
             stream = sd.RawOutputStream(

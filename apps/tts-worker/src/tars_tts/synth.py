@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,22 +120,23 @@ class PiperSynthesizer:
         """Load the voice (blocking, ~0.5 s). Raises VoiceNotFoundError / VoiceConfigError."""
         if self._voice is not None:
             return
-        from piper import PiperVoice
-
         files = resolve_voice(self.settings)
         try:
-            voice = PiperVoice.load(str(files.model), config_path=str(files.config))
+            voice = _load_piper(files, self.settings.threads)
         except (OSError, ValueError, KeyError) as exc:
             raise VoiceConfigError(
                 f"tts.voice.model: cannot load piper voice {str(files.model)!r}: {exc}"
             ) from exc
-        except Exception as exc:  # onnxruntime raises its own (non-OSError) types
+        except Exception as exc:  # onnxruntime raises its own error types
             raise VoiceConfigError(
                 f"tts.voice.model: {str(files.model)!r} is not a loadable piper voice: {exc}"
             ) from exc
         self._syn_config = self._synthesis_config(voice)
         self._files = files
         self._voice = voice
+        if self.settings.warmup:  # the first inference is slow; pay for it now
+            for _ in self.stream("Ready."):
+                pass
 
     def _synthesis_config(self, voice: PiperVoice) -> SynthesisConfig:
         from piper import SynthesisConfig
@@ -185,6 +187,25 @@ class PiperSynthesizer:
     def synthesize(self, text: str) -> AudioChunk:
         """All of ``text`` as one chunk (blocking)."""
         return join_chunks(list(self.stream(text)), self.sample_rate)
+
+
+def _load_piper(files: VoiceFiles, threads: int) -> PiperVoice:
+    """``PiperVoice.load`` on the CPU, with the thread count under our control."""
+    from piper import PiperVoice
+
+    if threads <= 0:
+        return PiperVoice.load(str(files.model), config_path=str(files.config))
+    import onnxruntime  # type: ignore[import-untyped]
+    from piper.config import PiperConfig
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    config = PiperConfig.from_dict(json.loads(files.config.read_text(encoding="utf-8")))
+    session = onnxruntime.InferenceSession(
+        str(files.model), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    return PiperVoice(session=session, config=config)
 
 
 def join_chunks(chunks: list[AudioChunk], sample_rate: int) -> AudioChunk:

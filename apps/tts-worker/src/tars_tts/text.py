@@ -33,6 +33,7 @@ _ABBREVIATIONS = frozenset(
      "sep", "sept", "oct", "nov", "dec"}
 )
 _CLAUSE_BREAK = re.compile(r"[,;:\u2014]\s+")
+_KEEP = frozenset("°℃℉№©®™")  # symbols the voice can read
 _BLOCK_END = frozenset(
     {"paragraph_close", "heading_close", "tr_close", "blockquote_close", "list_item_close"}
 )
@@ -40,7 +41,8 @@ _BLOCK_END = frozenset(
 
 @lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
-    return MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    # "code" (indented code) is off: indentation in a chat reply is layout, not code.
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).disable("code")
 
 
 def speak_url(url: str, style: UrlStyle = "domain") -> str:
@@ -115,7 +117,7 @@ def _strip_symbols(text: str) -> str:
     kept = []
     for ch in text:
         cat = unicodedata.category(ch)
-        if cat in ("Cc", "Cf", "Co", "Cs", "So") and not ch.isspace():
+        if cat in ("Cc", "Cf", "Co", "Cs", "So") and not ch.isspace() and ch not in _KEEP:
             continue  # control, format (zero-width), private use, leftover pictographs
         kept.append(ch)
     return "".join(kept)

@@ -1,0 +1,111 @@
+"""Measure the tts engine: first-audio latency, real-time factor and phrase-cache hit time."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from tars_tts.cache import CachingSynthesizer, PhraseCache
+from tars_tts.events import SayRequest, SpeakingEnded, SpeakingStarted, SpeechEvent
+from tars_tts.player import SpeechQueue
+from tars_tts.sinks import CallbackSink
+from tars_tts.synth import PiperSynthesizer, Synthesizer
+
+SENTENCES = [
+    "The kitchen lights are now off.",
+    "It is twenty one degrees and sunny in Paris.",
+    "Your timer for ten minutes has started.",
+    "I added milk and eggs to the shopping list.",
+    "The next train to Boston leaves at half past four.",
+    "Tomorrow will be cloudy with a chance of rain.",
+    "I could not find a song called blue river.",
+    "The living room window is still open.",
+    "Your meeting with Anna starts in fifteen minutes.",
+    "The washing machine finished a minute ago.",
+]
+ACK = "Okay."
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    replies: int
+    first_audio_p50_ms: float
+    first_audio_max_ms: float
+    rtf: float
+    audio_s: float
+    synth_s: float
+    cache_miss_ms: float
+    cache_hit_ms: float
+
+
+async def _discard(reply_id: str, samples: npt.NDArray[np.int16], rate: int) -> None:
+    return None
+
+
+async def measure_replies(synth: Synthesizer, sentences: list[str]) -> list[SpeakingEnded | SpeakingStarted]:
+    """Speak each sentence as its own reply; return the started/ended events."""
+    events: list[SpeakingEnded | SpeakingStarted] = []
+
+    async def record(event: SpeechEvent) -> None:
+        if isinstance(event, SpeakingStarted | SpeakingEnded):
+            events.append(event)
+
+    sink = CallbackSink(_discard, pace=0.0)
+    async with SpeechQueue(synth, sink, on_event=record) as queue:
+        for i, text in enumerate(sentences):
+            await queue.say(SayRequest(text, f"bench-{i}"))
+            await queue.wait_idle()
+        await asyncio.sleep(0.05)
+    return events
+
+
+def measure_cache(synth: Synthesizer, phrase: str = ACK) -> tuple[float, float]:
+    """(miss ms, hit ms) for one short phrase through a fresh phrase cache."""
+    cached = CachingSynthesizer(synth, PhraseCache())
+    t0 = time.perf_counter()
+    list(cached.stream(phrase))
+    t1 = time.perf_counter()
+    list(cached.stream(phrase))
+    t2 = time.perf_counter()
+    return (t1 - t0) * 1000, (t2 - t1) * 1000
+
+
+async def run(synth: Synthesizer, sentences: list[str] | None = None) -> BenchResult:
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, synth.load)
+    await measure_replies(synth, ["Warm up."])
+    events = await measure_replies(synth, sentences or SENTENCES)
+    latencies = [e.latency_s * 1000 for e in events if isinstance(e, SpeakingStarted)]
+    ended = [e for e in events if isinstance(e, SpeakingEnded)]
+    audio_s = sum(e.audio_s for e in ended)
+    synth_s = sum(e.synth_s for e in ended)
+    miss_ms, hit_ms = await loop.run_in_executor(None, measure_cache, synth)
+    return BenchResult(
+        replies=len(ended),
+        first_audio_p50_ms=round(statistics.median(latencies), 1),
+        first_audio_max_ms=round(max(latencies), 1),
+        rtf=round(synth_s / audio_s, 4) if audio_s else float("nan"),
+        audio_s=round(audio_s, 2),
+        synth_s=round(synth_s, 3),
+        cache_miss_ms=round(miss_ms, 1),
+        cache_hit_ms=round(hit_ms, 3),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark the tars tts engine (piper voice).")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat the sentence set")
+    args = parser.parse_args()
+    result = asyncio.run(run(PiperSynthesizer(), SENTENCES * max(1, args.rounds)))
+    print(json.dumps(asdict(result), indent=2))
+
+
+if __name__ == "__main__":
+    main()
