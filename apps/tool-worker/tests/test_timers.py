@@ -7,9 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from tars_tools.errors import ToolArgumentError, ToolExecutionError
-from tars_tools.timers import FiredTimer, TimerScheduler, describe_delay, next_occurrence
+from tars_tools.timers import (
+    FiredTimer,
+    TimerScheduler,
+    describe_delay,
+    next_occurrence,
+)
 from tars_tools.timerstore import TimerKind, TimerStatus, TimerStore
 
 
@@ -67,10 +71,10 @@ async def test_timers_survive_a_restart_and_fire(tmp_path: Path) -> None:
     second = Recorder()
     restarted = TimerScheduler(TimerStore(path), second, max_sleep_s=0.05)
     assert await restarted.start() == []
-    assert [t.id for t in await restarted.list()] == [short.id, long.id]
+    assert [t.id for t in await restarted.pending()] == [short.id, long.id]
     await second.wait_for(1)
     assert [f.timer.id for f in second.fired] == [short.id]
-    assert [t.id for t in await restarted.list()] == [long.id]
+    assert [t.id for t in await restarted.pending()] == [long.id]
     await restarted.stop()
     store = TimerStore(path)
     assert store.get(short.id) is not None and store.get(short.id).status is TimerStatus.FIRED

@@ -6,6 +6,7 @@ import asyncio
 import os
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 server = MCPServer("tiny")
 
@@ -18,8 +19,8 @@ def add(a: int, b: int) -> int:
 
 @server.tool()
 def boom(reason: str) -> str:
-    """Always fails."""
-    raise RuntimeError(f"boom: {reason}")
+    """Always fails, with a message meant for the caller."""
+    raise ToolError(f"boom: {reason}")
 
 
 @server.tool()

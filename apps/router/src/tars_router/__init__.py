@@ -5,7 +5,14 @@ from tars_router.clock import Clock, ManualClock, SystemClock
 from tars_router.history import ConversationHistory, Exchange
 from tars_router.intents import Intent, IntentMatcher, IntentName, normalize
 from tars_router.sentences import SentenceSplitter, SplitterConfig, split_sentences
-from tars_router.turns import EndReason, Transition, Turn, TurnConfig, TurnMachine, TurnState
+from tars_router.turns import (
+    EndReason,
+    Transition,
+    Turn,
+    TurnConfig,
+    TurnMachine,
+    TurnState,
+)
 
 __all__ = [
     "Clock",

@@ -36,35 +36,48 @@ _NUMBER_WORDS = {
 }
 _NUM = r"(?P<level>\d{1,3}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + ")"
 
-# Each pattern must match the *whole* normalised utterance (after fillers are stripped).
-_PATTERNS: list[tuple[IntentName, str, dict[str, str]]] = [
-    (IntentName.TIME, r"(?:what|what is|whats) (?:the )?time(?: is it)?(?: now| right now)?", {}),
-    (IntentName.TIME, r"what time is it(?: now| right now)?", {}),
-    (IntentName.TIME, r"(?:tell me |do you know |do you have )?(?:what )?(?:the )?time"
-                      r"(?: it is| is it)?(?: now| right now)?", {}),
-    (IntentName.TIME, r"(?:tell me )?what time it is(?: now| right now)?", {}),
-    (IntentName.DATE, r"(?:what|what is|whats) (?:the )?(?:date|day)(?: is it)?(?: today)?", {}),
-    (IntentName.DATE, r"(?:what|what is|whats) (?:todays date|today)", {}),
-    (IntentName.DATE, r"what day (?:is it|is today|of the week is it|of the week is today)", {}),
-    (IntentName.DATE, r"(?:tell me )?(?:todays date|the date|the date today)", {}),
-    (IntentName.DATE, r"what is the date today|what date is it(?: today)?", {}),
-    (IntentName.STOP, r"stop(?: it| that| talking| speaking)?|cancel(?: that| it)?|never mind"
-                      r"|nevermind|forget it|shut up|be quiet|quiet|silence|enough|that is enough"
-                      r"|thats enough|that will do|nothing", {}),
-    (IntentName.REPEAT, r"(?:can you |could you )?(?:repeat|say) (?:that|it)(?: again)?"
-                        r"|repeat(?: yourself)?|say again|come again|pardon(?: me)?"
-                        r"|what did you (?:just )?say|what|one more time", {}),
-    (IntentName.VOLUME, r"(?:turn |crank )?(?:the )?volume up|turn (?:it |the volume )?up"
-                        r"|(?:increase|raise) the volume|(?:a bit |a little )?louder"
-                        r"|speak up|turn up the volume", {"direction": "up"}),
-    (IntentName.VOLUME, r"(?:turn )?(?:the )?volume down|turn (?:it |the volume )?down"
-                        r"|(?:decrease|lower|reduce) the volume|(?:a bit |a little )?(?:quieter|softer)"
-                        r"|turn down the volume", {"direction": "down"}),
-    (IntentName.VOLUME, r"(?:set |change )?(?:the )?volume (?:to |at )?" + _NUM + r"(?: percent)?",
-     {}),
-    (IntentName.NAME, r"(?:what|what is|whats) your name|who are you|what are you called"
-                      r"|what should i call you|what do i call you|tell me your name"
-                      r"|whats your name again", {}),
+# Each alternative must match the *whole* normalised utterance (after fillers are stripped).
+_PATTERNS: list[tuple[IntentName, list[str], dict[str, str]]] = [
+    (IntentName.TIME, [
+        r"(?:what|what is|whats) (?:the )?time(?: is it)?(?: now| right now)?",
+        r"what time is it(?: now| right now)?",
+        (r"(?:tell me |do you know |do you have )?(?:what )?(?:the )?time(?: it is| is it)?"
+         r"(?: now| right now)?"),
+        r"(?:tell me )?what time it is(?: now| right now)?",
+    ], {}),
+    (IntentName.DATE, [
+        r"(?:what|what is|whats) (?:the )?(?:date|day)(?: is it)?(?: today)?",
+        r"(?:what|what is|whats) (?:todays date|today)",
+        r"what day (?:is it|is today|of the week is it|of the week is today)",
+        r"(?:tell me )?(?:todays date|the date|the date today)",
+        r"what is the date today", r"what date is it(?: today)?",
+    ], {}),
+    (IntentName.STOP, [
+        r"stop(?: it| that| talking| speaking)?", r"cancel(?: that| it)?", r"never ?mind",
+        r"forget it", r"shut up", r"be quiet", r"quiet", r"silence", r"enough",
+        r"(?:that is|thats) enough", r"that will do", r"nothing",
+    ], {}),
+    (IntentName.REPEAT, [
+        r"(?:can you |could you )?(?:repeat|say) (?:that|it)(?: again)?",
+        r"repeat(?: yourself)?", r"say again", r"come again", r"pardon(?: me)?",
+        r"what did you (?:just )?say", r"what", r"one more time",
+    ], {}),
+    (IntentName.VOLUME, [
+        r"(?:turn |crank )?(?:the )?volume up", r"turn (?:it |the volume )?up",
+        r"(?:increase|raise) the volume", r"(?:a bit |a little )?louder", r"speak up",
+        r"turn up the volume",
+    ], {"direction": "up"}),
+    (IntentName.VOLUME, [
+        r"(?:turn )?(?:the )?volume down", r"turn (?:it |the volume )?down",
+        r"(?:decrease|lower|reduce) the volume", r"(?:a bit |a little )?(?:quieter|softer)",
+        r"turn down the volume",
+    ], {"direction": "down"}),
+    (IntentName.VOLUME, [r"(?:set |change )?(?:the )?volume (?:to |at )?" + _NUM
+                         + r"(?: percent)?"], {}),
+    (IntentName.NAME, [
+        r"(?:what|what is|whats) your name(?: again)?", r"who are you", r"what are you called",
+        r"what (?:should|do) i call you", r"tell me your name",
+    ], {}),
 ]
 
 _LEADING_FILLERS = (
@@ -95,7 +108,8 @@ class IntentMatcher:
     def __init__(self, assistant_names: tuple[str, ...] = ("tars",)) -> None:
         self._names = tuple(normalize(n) for n in assistant_names if normalize(n))
         self._compiled = [
-            (name, re.compile(rf"(?:{pattern})"), slots) for name, pattern, slots in _PATTERNS
+            (name, re.compile("|".join(f"(?:{alt})" for alt in alts)), slots)
+            for name, alts, slots in _PATTERNS
         ]
 
     def match(self, text: str) -> Intent | None:

@@ -156,7 +156,7 @@ def _judge(buf: str, start: int, end: int, *, final: bool) -> bool | None:
     if marks.startswith(("?", "!")) or (len(marks) > 1 and marks[0] == "." and marks[1] != "."):
         # 'She yelled "Stop!" and ran.': inside quotes, only a capital after it ends the sentence
         return _capital_follows(nxt, final) if quoted else True
-    ellipsis = marks.startswith("…") or marks.startswith("..")
+    ellipsis = marks.startswith(("…", ".."))
     if ellipsis:
         return _capital_follows(nxt, final)
     word = _word_before(buf, start)

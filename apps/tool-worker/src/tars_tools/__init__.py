@@ -13,7 +13,14 @@ from tars_tools.errors import (
 )
 from tars_tools.mcp_config import QUALIFIER, BackoffPolicy, McpServerConfig
 from tars_tools.mcp_hub import McpTool, McpToolHub, ServerEvent, ServerEventKind
-from tars_tools.registry import DeclaredTool, FunctionTool, Tool, ToolRegistry, ToolResult, ToolSpec
+from tars_tools.registry import (
+    DeclaredTool,
+    FunctionTool,
+    Tool,
+    ToolRegistry,
+    ToolResult,
+    ToolSpec,
+)
 from tars_tools.timers import FiredTimer, TimerScheduler, next_occurrence
 from tars_tools.timerstore import Timer, TimerKind, TimerStatus, TimerStore
 from tars_tools.toolbox import Toolbox

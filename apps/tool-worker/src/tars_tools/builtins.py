@@ -10,8 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tars_tools.calculator import Calculator
 from tars_tools.errors import ToolArgumentError
-from tars_tools.registry import DeclaredTool, FunctionTool, ToolRegistry, ToolResult, ToolSpec
-from tars_tools.registry import schema_of
+from tars_tools.registry import (
+    DeclaredTool,
+    FunctionTool,
+    ToolRegistry,
+    ToolResult,
+    ToolSpec,
+    schema_of,
+)
 from tars_tools.timers import TimerScheduler, describe_delay, next_occurrence
 from tars_tools.timerstore import Timer
 
@@ -109,7 +115,7 @@ def build_registry(scheduler: TimerScheduler, *, now: Callable[[], datetime] | N
         return ToolResult(f"Alarm set for {at:%H:%M} on {at:%A}.", _timer_data(timer, scheduler))
 
     async def list_timers(_: NoArgs) -> ToolResult:
-        timers = await scheduler.list()
+        timers = await scheduler.pending()
         if not timers:
             return ToolResult("There are no timers or alarms.", [])
         parts = [f"{t.label or t.kind.value} ({t.kind.value} {t.id}) in "

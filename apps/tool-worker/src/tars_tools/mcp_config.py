@@ -21,15 +21,16 @@ class BackoffPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    initial_s: float = Field(0.5, gt=0)
-    max_s: float = Field(30.0, gt=0)
-    jitter: float = Field(0.2, ge=0, lt=1)
-    reset_after_s: float = Field(10.0, ge=0)
+    initial_s: float = Field(default=0.5, gt=0)
+    max_s: float = Field(default=30.0, gt=0)
+    jitter: float = Field(default=0.2, ge=0, lt=1)
+    reset_after_s: float = Field(default=10.0, ge=0)
 
     def delay(self, failures: int, rng: random.Random) -> float:
         """Seconds to wait after ``failures`` consecutive failures (0-based)."""
-        base = min(self.max_s, self.initial_s * 2 ** min(failures, 30))
-        return base * rng.uniform(1 - self.jitter, 1 + self.jitter)
+        base: float = min(self.max_s, self.initial_s * 2.0 ** min(failures, 30))
+        factor: float = rng.uniform(1 - self.jitter, 1 + self.jitter)
+        return base * factor
 
 
 class McpServerConfig(BaseModel):
@@ -50,10 +51,10 @@ class McpServerConfig(BaseModel):
     url: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     allow_tools: list[str] = Field(default_factory=list)
-    call_timeout_s: float = Field(30.0, gt=0)
-    connect_timeout_s: float = Field(20.0, gt=0)
-    ping_interval_s: float = Field(15.0, ge=0)
-    backoff: BackoffPolicy = Field(default_factory=BackoffPolicy)
+    call_timeout_s: float = Field(default=30.0, gt=0)
+    connect_timeout_s: float = Field(default=20.0, gt=0)
+    ping_interval_s: float = Field(default=15.0, ge=0)
+    backoff: BackoffPolicy = BackoffPolicy()
 
     @model_validator(mode="after")
     def _one_transport(self) -> Self:

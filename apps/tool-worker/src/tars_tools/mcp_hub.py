@@ -184,7 +184,7 @@ class McpToolHub:
             started = time.monotonic()
             try:
                 await self._connect_and_serve(state)
-            except Exception as exc:  # any failure of the server or transport: retry later
+            except Exception as exc:  # noqa: BLE001 - any server/transport failure: retry later
                 state.last_error = _describe(exc)
             finally:
                 state.session = None
@@ -240,7 +240,7 @@ async def _transport(cfg: McpServerConfig) -> AsyncIterator[Streams]:
         async with streamable_http_client(cfg.url) as streams:
             yield streams
         return
-    import httpx2  # noqa: PLC0415 - only needed for HTTP servers with headers
+    import httpx2
 
     async with httpx2.AsyncClient(headers=cfg.headers) as client, \
             streamable_http_client(cfg.url, http_client=client) as streams:
@@ -263,7 +263,8 @@ async def _watch(session: ClientSession, closed: asyncio.Event, cfg: McpServerCo
     interval = cfg.ping_interval_s or None
     while True:
         try:
-            await asyncio.wait_for(closed.wait(), timeout=interval)
+            async with asyncio.timeout(interval):
+                await closed.wait()
         except TimeoutError:
             try:
                 async with asyncio.timeout(cfg.call_timeout_s):

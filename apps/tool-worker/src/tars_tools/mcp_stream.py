@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import anyio
-from mcp.shared.message import SessionMessage
-
 from mcp.client._transport import ReadStream, WriteStream
+from mcp.shared.message import SessionMessage
 
 Item = SessionMessage | Exception
 Streams = tuple[ReadStream[Item], WriteStream[SessionMessage]]
@@ -38,7 +37,7 @@ class EofWatchedStream:
         self._closed.set()
         await self._inner.aclose()
 
-    def __aiter__(self) -> EofWatchedStream:
+    def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> Item:
@@ -47,7 +46,7 @@ class EofWatchedStream:
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
 
-    async def __aenter__(self) -> EofWatchedStream:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,

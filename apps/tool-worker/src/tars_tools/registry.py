@@ -54,7 +54,8 @@ class Tool(Protocol):
 
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:
     """A compact JSON schema of a pydantic model (titles removed: they only cost tokens)."""
-    return _strip_titles(model.model_json_schema())
+    stripped: dict[str, Any] = _strip_titles(model.model_json_schema())
+    return stripped
 
 
 def _strip_titles(node: Any) -> Any:

@@ -11,6 +11,7 @@ at-least-once: the callback runs first and the row is marked fired after it retu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -131,7 +132,7 @@ class TimerScheduler:
         self._changed.set()
         return timer
 
-    async def list(self, site: str | None = None) -> list[Timer]:
+    async def pending(self, site: str | None = None) -> list[Timer]:
         """Pending timers, soonest first."""
         return await self._run(self._store.pending, site)
 
@@ -147,7 +148,7 @@ class TimerScheduler:
     async def cancel_label(self, label: str, site: str | None = None) -> list[Timer]:
         """Cancel every pending timer whose label matches (case-insensitively)."""
         wanted = label.strip().lower()
-        out = [await self.cancel(t.id) for t in await self.list(site)
+        out = [await self.cancel(t.id) for t in await self.pending(site)
                if t.label.strip().lower() == wanted]
         if not out:
             raise ToolExecutionError(f"no pending timer called {label!r}")
@@ -167,10 +168,10 @@ class TimerScheduler:
             wait = self.max_sleep_s
             if pending:
                 wait = min(wait, max(0.0, pending[0].due_at - self._clock.time()))
-            try:
-                await asyncio.wait_for(self._changed.wait(), timeout=wait)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._changed.wait()
 
     async def _fire(self, timer: Timer, now: float) -> None:
         late = max(0.0, now - timer.due_at)
