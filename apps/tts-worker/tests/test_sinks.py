@@ -9,9 +9,15 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-
 from tars.audio import NoAudioDeviceError, read_wav
-from tars_tts import CallbackSink, Pacer, SayRequest, SpeakerSink, SpeechQueue, WavFileSink
+from tars_tts import (
+    CallbackSink,
+    Pacer,
+    SayRequest,
+    SpeakerSink,
+    SpeechQueue,
+    WavFileSink,
+)
 from tars_tts.testing import ToneSynthesizer
 
 
