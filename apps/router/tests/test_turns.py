@@ -87,8 +87,8 @@ def test_follow_up_without_wake_word(machine: TurnMachine, clock: ManualClock) -
     out = machine.speech_started()
     assert states(out) == [(TurnState.FOLLOW_UP, TurnState.LISTENING)]
     assert machine.turn is not None and machine.turn.follow_up
-    machine.transcript_final("and times three")
-    assert machine.state is TurnState.THINKING
+    out = machine.transcript_final("and times three")
+    assert states(out) == [(TurnState.LISTENING, TurnState.THINKING)]
 
 
 def test_follow_up_window_expires(machine: TurnMachine, clock: ManualClock) -> None:

@@ -84,64 +84,74 @@ def _timer_data(timer: Timer, scheduler: TimerScheduler) -> dict[str, object]:
             "remaining_s": round(scheduler.remaining_s(timer))}
 
 
-def build_registry(scheduler: TimerScheduler, *, now: Callable[[], datetime] | None = None,
-                   tz: tzinfo | None = None, calculator: Calculator | None = None,
-                   default_timeout_s: float = 30.0) -> ToolRegistry:
-    """A registry with every built-in tool; ``now`` gives the aware local time (tests inject)."""
-    clock: Callable[[], datetime] = now or (lambda: datetime.now(tz).astimezone(tz))
-    calc = calculator or Calculator()
-    registry = ToolRegistry(default_timeout_s)
+class BuiltinTools:
+    """The handlers of the built-in tools, sharing a scheduler, a calculator and a clock."""
 
-    async def get_time(_: NoArgs) -> ToolResult:
-        moment = clock()
+    def __init__(self, scheduler: TimerScheduler, now: Callable[[], datetime],
+                 calculator: Calculator) -> None:
+        self.scheduler, self.now, self.calc = scheduler, now, calculator
+
+    async def get_time(self, _: NoArgs) -> ToolResult:
+        moment = self.now()
         text = f"{moment:%A, %B} {moment.day}, {moment:%Y}, {moment:%H:%M} ({moment:%Z})"
         return ToolResult(text, {"iso": moment.isoformat(), "weekday": f"{moment:%A}"})
 
-    async def calculate(args: CalculateArgs) -> ToolResult:
-        value = calc.evaluate(args.expression)
-        return ToolResult(calc.format(value), {"value": value})
+    async def calculate(self, args: CalculateArgs) -> ToolResult:
+        value = self.calc.evaluate(args.expression)
+        return ToolResult(self.calc.format(value), {"value": value})
 
-    async def set_timer(args: SetTimerArgs) -> ToolResult:
+    async def set_timer(self, args: SetTimerArgs) -> ToolResult:
         total = args.hours * 3600 + args.minutes * 60 + args.seconds
-        timer = await scheduler.set_timer(total, args.label)
+        timer = await self.scheduler.set_timer(total, args.label)
         what = f"{args.label} timer" if args.label else "Timer"
         return ToolResult(f"{what} set for {describe_delay(total)}.",
-                          _timer_data(timer, scheduler))
+                          _timer_data(timer, self.scheduler))
 
-    async def set_alarm(args: SetAlarmArgs) -> ToolResult:
+    async def set_alarm(self, args: SetAlarmArgs) -> ToolResult:
         hour, minute = parse_clock_time(args.time)
-        at = next_occurrence(hour, minute, clock())
-        timer = await scheduler.set_alarm(at, args.label)
-        return ToolResult(f"Alarm set for {at:%H:%M} on {at:%A}.", _timer_data(timer, scheduler))
+        at = next_occurrence(hour, minute, self.now())
+        timer = await self.scheduler.set_alarm(at, args.label)
+        return ToolResult(f"Alarm set for {at:%H:%M} on {at:%A}.",
+                          _timer_data(timer, self.scheduler))
 
-    async def list_timers(_: NoArgs) -> ToolResult:
-        timers = await scheduler.pending()
+    async def list_timers(self, _: NoArgs) -> ToolResult:
+        timers = await self.scheduler.pending()
         if not timers:
             return ToolResult("There are no timers or alarms.", [])
         parts = [f"{t.label or t.kind.value} ({t.kind.value} {t.id}) in "
-                 f"{describe_delay(max(1.0, scheduler.remaining_s(t)))}" for t in timers]
-        return ToolResult("; ".join(parts), [_timer_data(t, scheduler) for t in timers])
+                 f"{describe_delay(max(1.0, self.scheduler.remaining_s(t)))}" for t in timers]
+        return ToolResult("; ".join(parts), [_timer_data(t, self.scheduler) for t in timers])
 
-    async def cancel_timer(args: CancelTimerArgs) -> ToolResult:
+    async def cancel_timer(self, args: CancelTimerArgs) -> ToolResult:
         if args.id:
-            done = [await scheduler.cancel(args.id)]
+            done = [await self.scheduler.cancel(args.id)]
         elif args.label:
-            done = await scheduler.cancel_label(args.label)
+            done = await self.scheduler.cancel_label(args.label)
         else:
             raise ToolArgumentError("cancel_timer needs an id or a label")
         names = ", ".join(t.label or t.id for t in done)
         return ToolResult(f"Cancelled {names}.", [t.id for t in done])
 
-    registry.add(FunctionTool("get_time", "Current local date and time.", NoArgs, get_time))
+
+def build_registry(scheduler: TimerScheduler, *, now: Callable[[], datetime] | None = None,
+                   tz: tzinfo | None = None, calculator: Calculator | None = None,
+                   default_timeout_s: float = 30.0) -> ToolRegistry:
+    """A registry with every built-in tool; ``now`` gives the aware local time (tests inject)."""
+    tools = BuiltinTools(scheduler, now or (lambda: datetime.now(tz).astimezone(tz)),
+                         calculator or Calculator())
+    registry = ToolRegistry(default_timeout_s)
+    registry.add(FunctionTool("get_time", "Current local date and time.", NoArgs,
+                              tools.get_time))
     registry.add(FunctionTool("calculate", "Evaluate an arithmetic expression exactly.",
-                              CalculateArgs, calculate))
-    registry.add(FunctionTool("set_timer", "Start a countdown timer.", SetTimerArgs, set_timer))
+                              CalculateArgs, tools.calculate))
+    registry.add(FunctionTool("set_timer", "Start a countdown timer.", SetTimerArgs,
+                              tools.set_timer))
     registry.add(FunctionTool("set_alarm", "Set an alarm at a clock time (next occurrence).",
-                              SetAlarmArgs, set_alarm))
+                              SetAlarmArgs, tools.set_alarm))
     registry.add(FunctionTool("list_timers", "List pending timers and alarms.", NoArgs,
-                              list_timers))
+                              tools.list_timers))
     registry.add(FunctionTool("cancel_timer", "Cancel a timer or alarm by id or label.",
-                              CancelTimerArgs, cancel_timer))
+                              CancelTimerArgs, tools.cancel_timer))
     for spec in memory_tool_specs():
         registry.add(DeclaredTool(spec, routed_to="memory"))
     return registry
