@@ -26,7 +26,10 @@ def test_errors_share_one_base() -> None:
             assert issubclass(obj, tars_llm.LLMError)
 
 
-def test_importing_the_package_does_not_load_llama_cpp() -> None:
+def test_importing_the_package_does_not_load_heavy_modules() -> None:
+    import subprocess
     import sys
 
-    assert "llama_cpp" not in sys.modules or "tars_llm.llamacpp" in sys.modules
+    code = "import sys, tars_llm; print(sorted({'llama_cpp', 'numpy'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -51,3 +51,12 @@ def test_history_is_bounded_and_starts_with_a_user_message() -> None:
     assert len(kept) <= 4 and kept[0].role == "user"
     assert kept[-1] == history[-1]
     assert PromptBuilder(max_history_messages=0).trim_history(history) == []
+
+
+def test_builder_from_config() -> None:
+    from tars_llm.config import LLMConfig
+
+    builder = PromptBuilder.from_config(LLMConfig(max_history_messages=2), CharacterProfile(name="Ada"))
+    messages = builder.build("q", _history(3))
+    assert [m.content for m in messages[1:]] == ["question 2", "answer 2", "q"]
+    assert messages[0].content.startswith("You are Ada.")

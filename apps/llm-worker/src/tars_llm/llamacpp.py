@@ -155,7 +155,7 @@ class LlamaCppChatModel:
                 if cancel.is_set():
                     finish = "cancelled"
                     break
-                if llama.token_is_eog(token) if hasattr(llama, "token_is_eog") else _is_eog(llama, token):
+                if _is_eog(llama, token):
                     finish = "stop"
                     break
                 run.tokens += 1
@@ -208,10 +208,10 @@ class LlamaCppChatModel:
 
 
 def _is_eog(llama: Llama, token: int) -> bool:
-    """End-of-generation test for llama-cpp-python versions without ``Llama.token_is_eog``."""
+    """True for end-of-generation tokens (``<|im_end|>``, ``<|endoftext|>``, EOS...)."""
     import llama_cpp
 
-    return bool(llama_cpp.llama_token_is_eog(llama._model.vocab, token))
+    return bool(llama_cpp.llama_vocab_is_eog(llama._model.vocab, token))
 
 
 def _template_formatter(llama: Llama) -> Formatter:

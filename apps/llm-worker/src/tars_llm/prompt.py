@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tars_llm.config import LLMConfig
 from tars_llm.types import ChatMessage
 
 DEFAULT_INSTRUCTIONS = (
@@ -59,6 +60,15 @@ class PromptBuilder:
     max_history_messages: int = 12
     max_memory_snippets: int = 4
     max_memory_chars: int = 600
+
+    @classmethod
+    def from_config(cls, config: LLMConfig, profile: CharacterProfile) -> PromptBuilder:
+        """A builder with the history and memory bounds of ``config``."""
+        return cls(
+            profile=profile,
+            max_history_messages=config.max_history_messages,
+            max_memory_snippets=config.max_memory_snippets,
+        )
 
     def build(
         self,

@@ -30,7 +30,7 @@ class AsyncMemory:
         return await self._run(self._store.add, list(items))
 
     async def recall(
-        self, query: str, k: int = 5, flt: MemoryFilter | None = None, min_score: float = 0.0
+        self, query: str, k: int = 5, flt: MemoryFilter | None = None, min_score: float = -1.0
     ) -> list[MemoryHit]:
         """Nearest memories to a text query; concurrent queries are embedded together."""
         vector = await self._batcher.embed(query)

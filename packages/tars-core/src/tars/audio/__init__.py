@@ -1,5 +1,6 @@
 """Audio primitives shared by the workers: PCM format, WAV I/O, resampling, device seams."""
 
+from tars.audio.devices import NoAudioDeviceError, describe_devices, require_device
 from tars.audio.pcm import (
     SAMPLE_RATE,
     AudioFormatError,
@@ -9,7 +10,6 @@ from tars.audio.pcm import (
     resample,
     write_wav,
 )
-from tars.audio.devices import NoAudioDeviceError, describe_devices, require_device
 from tars.audio.seams import AudioSink, AudioSource
 
 __all__ = [

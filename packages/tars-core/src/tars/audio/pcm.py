@@ -20,12 +20,14 @@ class AudioFormatError(ValueError):
 
 
 def int16_to_float(samples: Int16Array) -> FloatArray:
-    return (samples.astype(np.float32) / 32768.0).astype(np.float32)
+    out: FloatArray = (samples.astype(np.float32) / 32768.0).astype(np.float32)
+    return out
 
 
 def float_to_int16(samples: npt.NDArray[np.floating]) -> Int16Array:  # type: ignore[type-arg]
     clipped = np.clip(samples, -1.0, 1.0)
-    return (clipped * 32767.0).astype(np.int16)
+    out: Int16Array = (clipped * 32767.0).astype(np.int16)
+    return out
 
 
 def resample(samples: Int16Array, src_rate: int, dst_rate: int) -> Int16Array:
@@ -36,7 +38,8 @@ def resample(samples: Int16Array, src_rate: int, dst_rate: int) -> Int16Array:
 
     g = gcd(src_rate, dst_rate)
     out = resample_poly(samples.astype(np.float32), dst_rate // g, src_rate // g)
-    return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+    result: Int16Array = np.clip(np.round(out), -32768, 32767).astype(np.int16)
+    return result
 
 
 def read_wav(path: str | Path, *, rate: int = SAMPLE_RATE) -> Int16Array:

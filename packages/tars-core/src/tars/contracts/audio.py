@@ -37,7 +37,7 @@ def unpack_audio(raw: bytes) -> tuple[Envelope, bytes]:
         raise DecodeError("truncated audio frame header")
     env = decode(raw[_HEADER.size:end])
     pcm = raw[end:]
-    frame = env.payload(AudioFrame)
+    frame: AudioFrame = env.payload(AudioFrame)
     if len(pcm) % (2 * frame.channels):
         raise DecodeError("PCM length is not a whole number of s16le samples")
     return env, pcm

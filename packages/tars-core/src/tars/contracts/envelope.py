@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import time
 import uuid
 from typing import Any, TypeVar
@@ -41,9 +42,10 @@ class Envelope(BaseModel):
     in_reply_to: str | None = None
     data: dict[str, Any] = Field(default_factory=dict)
 
-    def payload(self, model: type[M]) -> M:
+    def payload(self, model: builtins.type[M]) -> M:
         """Validate ``data`` as ``model`` (raises pydantic.ValidationError)."""
-        return model.model_validate(self.data)
+        result: M = model.model_validate(self.data)
+        return result
 
     def expired(self, now: float | None = None) -> bool:
         return self.expires_at is not None and (now or time.time()) > self.expires_at

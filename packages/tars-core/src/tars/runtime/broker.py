@@ -63,6 +63,7 @@ class LocalBroker:
             "log_type error",
             "log_type warning",
             "max_queued_messages 10000",
+            "set_tcp_nodelay true",
         ]
         if self.password_file:
             lines.append(f"password_file {self.password_file}")

@@ -31,7 +31,7 @@ class Dispatcher:
 
     @property
     def in_flight(self) -> int:
-        return self.limit - self._sem._value  # noqa: SLF001 - asyncio exposes no public counter
+        return self.limit - self._sem._value
 
     async def submit(self, job: Job, key: Hashable | None = None) -> None:
         await self._sem.acquire()

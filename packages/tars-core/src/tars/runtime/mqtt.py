@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
@@ -16,6 +17,10 @@ from tars.runtime.bus import ConnectHook, Message, RawHandler, Will, topic_match
 from tars.runtime.errors import BusError, ConfigError
 
 log = logging.getLogger("tars.bus")
+# aiomqtt's own chatter ("There are N pending publish calls") is noise at our load levels.
+_client_log = logging.getLogger("tars.bus.client")
+_client_log.setLevel(logging.ERROR)
+_NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,7 @@ class MqttBus:
             protocol=aiomqtt.ProtocolVersion.V5, will=will, keepalive=self.keepalive,
             clean_start=first, properties=props, timeout=self.connect_timeout,
             tls_params=aiomqtt.TLSParameters() if self.address.tls else None,
+            socket_options=_NODELAY, logger=_client_log, max_queued_outgoing_messages=10_000,
         )
 
     async def _run(self) -> None:

@@ -197,7 +197,7 @@ class Service:
         else:
             env, pcm = decode(msg.payload), b""
         try:
-            payload = env.payload(spec.model)
+            payload: BaseModel = env.payload(spec.model)
         except ValidationError as exc:
             raise DecodeError(f"invalid {spec.model.__name__}: {short_validation_error(exc)}") from exc
         if spec.binary and isinstance(payload, AudioFrame) and payload.sample_format != "s16le":

@@ -7,6 +7,7 @@ import subprocess
 import tempfile
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -48,7 +49,7 @@ def piper(text: str, *, rate: int = SAMPLE_RATE) -> npt.NDArray[np.int16]:
         return read_wav(out, rate=rate)
 
 
-_voice_cache: dict[str, object] = {}
+_voice_cache: dict[str, Any] = {}
 
 
 def with_silence(

@@ -1,0 +1,59 @@
+# tars: `make run` starts the assistant, `make test` runs the whole suite.
+# Both create .venv and install what is missing first (apt when root, pip always).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.tars-installed
+APP_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard apps/*/pyproject.toml))
+PYPROJECTS := packages/tars-core/pyproject.toml $(wildcard apps/*/pyproject.toml)
+SYSTEM_PACKAGES := mosquitto mosquitto-clients libportaudio2 espeak-ng sox
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# llama-cpp-python builds from source; a native build crashes on some CPUs (AMX kernels).
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+
+.PHONY: help run test lint bench sysdeps venv clean
+
+help:
+	@echo "make run    - install what is missing, then start the broker and every worker (tars up)"
+	@echo "make test   - install what is missing, then run the whole test suite"
+	@echo "make lint   - ruff + mypy --strict"
+	@echo "make bench  - run every benchmark and print its JSON"
+
+sysdeps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing system packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+	  echo "missing system packages:$$missing (install them with: sudo apt-get install$$missing)"; \
+	fi
+
+$(STAMP): $(PYPROJECTS) config/constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c config/constraints.txt torch==2.13.0 \
+	  -e "packages/tars-core[audio,test,dev]" $(foreach a,$(APP_DIRS),-e $(a))
+	@touch $(STAMP)
+
+venv: sysdeps $(STAMP)
+
+run: venv
+	$(VENV)/bin/tars up
+
+test: venv
+	$(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check --config config/ruff.toml packages apps
+	$(VENV)/bin/mypy --config-file config/mypy.ini packages/tars-core/src/tars $(foreach a,$(APP_DIRS),$(wildcard $(a)/src/*))
+
+bench: venv
+	$(VENV)/bin/tars bench all --json
+
+clean:
+	rm -rf $(VENV) .tars

@@ -1,0 +1,1 @@
+"""The ``tars`` command line (typer + rich)."""

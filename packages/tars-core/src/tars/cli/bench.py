@@ -1,0 +1,98 @@
+"""``tars bench``: benchmarks that print one JSON object each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tars.cli.common import configured_url, fail, plugins, print_json, url_is_configured
+
+bench_app = typer.Typer(help="Benchmarks (JSON with --json). `tars bench all` runs every one.",
+                        no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="key=value passed to the benchmark")]
+
+
+def show(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(result)
+        return
+    table = Table(title=f"tars bench {result.get('bench', '')}", show_header=False)
+    for key, value in result.items():
+        if key != "bench":
+            table.add_row(key, str(value))
+    Console().print(table)
+
+
+@bench_app.command("bus")
+def bench_bus(
+    json_: JsonOpt = False,
+    url: Annotated[str | None, typer.Option(help="Broker to use (default: start one)")] = None,
+    n: Annotated[int, typer.Option(help="Round trips")] = 2000,
+) -> None:
+    """QoS 1 request/response round trips through a real Mosquitto (rtt_p50_ms, rtt_p99_ms)."""
+    from tars.bench import bus
+
+    target = url or (configured_url(None) if url_is_configured() else None)
+    show(bus.run(target, n=n), json_)
+
+
+@bench_app.command("loop")
+def bench_loop(
+    json_: JsonOpt = False,
+    duration: Annotated[float, typer.Option(help="Seconds of load")] = 5.0,
+) -> None:
+    """Event-loop lag while real CPU work runs through the offload helpers (lag_p99_ms)."""
+    from tars.bench import loop
+
+    show(loop.run(duration), json_)
+
+
+def _parse_sets(sets: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in sets or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise fail(f"--set expects key=value, got {item!r}")
+        parsed: Any = value
+        for cast in (int, float):
+            try:
+                parsed = cast(value)
+                break
+            except ValueError:
+                continue
+        out[key.replace("-", "_")] = parsed
+    return out
+
+
+def _plugin_command(name: str) -> Callable[..., None]:
+    def command(json_: JsonOpt = False, set_: SetOpt = None) -> None:
+        runner = plugins("tars.bench")[name].load()
+        show(runner(**_parse_sets(set_)), json_)
+
+    command.__doc__ = f"The {name} benchmark (installed by its worker)."
+    return command
+
+
+def register_plugins() -> None:
+    for name in sorted(plugins("tars.bench")):
+        bench_app.command(name)(_plugin_command(name))
+
+
+@bench_app.command("all")
+def bench_all(json_: JsonOpt = True) -> None:
+    """Run every installed benchmark and print their JSON, one object per line."""
+    from tars.bench import bus, loop
+
+    show(bus.run(None), json_)
+    show(loop.run(), json_)
+    for name, ep in sorted(plugins("tars.bench").items()):
+        try:
+            show(ep.load()(), json_)
+        except Exception as exc:  # one broken benchmark must not hide the others
+            show({"bench": name, "error": str(exc)}, json_)

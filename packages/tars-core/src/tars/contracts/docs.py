@@ -1,0 +1,37 @@
+"""Render the topic registry as Markdown (``python -m tars.contracts.docs > docs/topics.md``)."""
+
+from __future__ import annotations
+
+from tars.contracts.envelope import SCHEMA_VERSION, Envelope
+from tars.contracts.topics import ALL
+
+
+def _fields(model: type) -> str:
+    names = list(getattr(model, "model_fields", {}))
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def render_topics_md() -> str:
+    lines = [
+        "# Topics",
+        "",
+        "Generated from `tars.contracts.topics` (a test keeps this file true). Every message is an",
+        f"envelope (schema `{SCHEMA_VERSION}`) with {_fields(Envelope)}; `data` holds the payload.",
+        "`{site}`, `{service}` and `{provider}` are single topic levels. Audio topics carry binary",
+        "frames: `TPCM`, a 4-byte big-endian header length, the JSON envelope, then raw s16le PCM.",
+        "",
+        "| topic | type | payload | fields | QoS | retained | expiry | ordered | what |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for spec in ALL:
+        lines.append(
+            f"| `{spec.pattern}` | `{spec.type}` | {spec.model.__name__} | {_fields(spec.model)} | "
+            f"{spec.qos} | {'yes' if spec.retain else ''} | "
+            f"{f'{spec.expiry_s:g} s' if spec.expiry_s else ''} | {'yes' if spec.ordered else ''} | "
+            f"{spec.description} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_topics_md(), end="")

@@ -1,0 +1,1 @@
+"""Running the whole stack: a local broker plus every installed worker, supervised."""

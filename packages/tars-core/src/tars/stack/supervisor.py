@@ -1,0 +1,97 @@
+"""Supervise worker processes: merged coloured logs, restart with backoff, clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.text import Text
+
+from tars.cli.render import colour_for
+from tars.stack.workers import WorkerSpec
+
+
+@dataclass
+class Supervised:
+    spec: WorkerSpec
+    proc: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    backoff: float = 1.0
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class Supervisor:
+    """Starts each worker as ``python -m <module>``; restarts it with backoff when it dies."""
+
+    def __init__(self, workers: list[WorkerSpec], env: dict[str, str], console: Console,
+                 *, max_backoff: float = 30.0, on_exit: Callable[[str, int], None] | None = None) -> None:
+        self.items = {w.name: Supervised(w) for w in workers}
+        self.env = env
+        self.console = console
+        self.max_backoff = max_backoff
+        self.stopping = False
+        self.on_exit = on_exit
+
+    def log(self, name: str, line: str) -> None:
+        prefix = Text(f"{name:>7} | ", style=colour_for(name))
+        self.console.print(prefix + Text(line))
+
+    async def start(self) -> None:
+        for item in self.items.values():
+            item.task = asyncio.create_task(self._keep(item), name=f"supervise-{item.spec.name}")
+
+    async def _spawn(self, item: Supervised) -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(
+            *item.spec.argv, env={**os.environ, **self.env}, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        item.proc, item.started_at = proc, time.monotonic()
+        return proc
+
+    async def _keep(self, item: Supervised) -> None:
+        while not self.stopping:
+            proc = await self._spawn(item)
+            assert proc.stdout is not None
+            async for raw in proc.stdout:
+                self.log(item.spec.name, raw.decode(errors="replace").rstrip())
+            code = await proc.wait()
+            if self.stopping:
+                return
+            if self.on_exit is not None:
+                self.on_exit(item.spec.name, code)
+            if code == 2:  # a configuration error: restarting cannot help
+                self.log(item.spec.name, "exited with a configuration error; not restarting")
+                return
+            if time.monotonic() - item.started_at > 60:
+                item.backoff = 1.0
+            delay = random.uniform(item.backoff / 2, item.backoff)
+            item.backoff = min(self.max_backoff, item.backoff * 2)
+            item.restarts += 1
+            self.log(item.spec.name, f"exited with {code}; restarting in {delay:.1f}s")
+            await asyncio.sleep(delay)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        self.stopping = True
+        procs = [i.proc for i in self.items.values() if i.proc and i.proc.returncode is None]
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), timeout)
+        except TimeoutError:
+            for proc in procs:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+        tasks = [i.task for i in self.items.values() if i.task]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
