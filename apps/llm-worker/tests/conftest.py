@@ -64,9 +64,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _events(self, scenario: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         messages = body["messages"]
+        results = [m["content"] for m in messages if m["role"] == "tool"]
         if scenario == "slow":
             return [_chunk({"content": f"word{i} "}) for i in range(300)]
-        wants_tool = scenario == "tools" and messages[-1]["role"] != "tool"
+        wants_tool = scenario == "tools" and not results
         if (wants_tool or scenario == "always-tools") and body.get("tools"):
             args = json.dumps({"expression": "12*7"})
             return [
@@ -76,13 +77,13 @@ class _Handler(BaseHTTPRequestHandler):
                 _chunk({"tool_calls": [{"index": 0, "function": {"arguments": args[10:]}}]}),
                 _chunk({}, "tool_calls"),
             ]
-        if scenario == "json-tool" and messages[-1]["role"] != "tool":
+        if scenario == "json-tool" and not results:
             text = '```json\n{"name": "calculator", "arguments": {"expression": "6*7"}}\n```'
             return [_chunk({"content": text[:20]}), _chunk({"content": text[20:]}), _chunk({}, "stop")]
         if scenario == "always-tools":
-            reply = f"I got {sum(m['role'] == 'tool' for m in messages)} tool results."
-        elif messages[-1]["role"] == "tool":
-            reply = f"The result is {messages[-1]['content']}."
+            reply = f"I got {len(results)} tool results."
+        elif results:
+            reply = f"The result is {results[-1]}."
         else:
             reply = f"You said: {messages[-1]['content']}"
         events = [_chunk({"content": w}) for w in _words(reply)]

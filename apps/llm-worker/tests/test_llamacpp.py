@@ -89,7 +89,7 @@ async def test_tool_loop_answers_with_the_tool_result(qwen: LlamaCppChatModel) -
 
 
 async def test_plain_question_streams_text_without_blocking_the_loop(qwen: LlamaCppChatModel) -> None:
-    messages = BUILDER.build("What is the capital of France? Answer in one short sentence.")
+    messages = BUILDER.build("What is the capital of France, and what is one famous landmark there?")
     request = ChatRequest(tuple(messages), TOOLS, GREEDY)
     lags: list[float] = []
     done = asyncio.Event()

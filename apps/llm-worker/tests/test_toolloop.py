@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from tars_llm.config import OpenAICompatConfig
 from tars_llm.openai_compat import OpenAICompatChatModel
-from tars_llm.toolloop import ToolLoop
+from tars_llm.toolloop import DEFAULT_ANSWER_PROMPT, ToolLoop
 from tars_llm.types import ChatMessage, ToolSpec
 
 CALC = ToolSpec("calculator", "Evaluate arithmetic", {"type": "object", "properties": {"expression": {"type": "string"}}})
@@ -56,8 +56,9 @@ async def test_tool_call_then_reply(model: Any, sse_server: Any) -> None:
     assert result.new_messages[1].tool_call_id == result.new_messages[0].tool_calls[0].id
     assert len(result.steps) == 2 and result.finish_reason == "stop"
     second = sse_server.requests[-1]["body"]["messages"]
-    assert second[-2]["tool_calls"][0]["function"] == {"name": "calculator", "arguments": '{"expression": "12*7"}'}
-    assert second[-1] == {"role": "tool", "content": '{"value": 84}', "tool_call_id": "call_1", "name": "calculator"}
+    assert second[-3]["tool_calls"][0]["function"] == {"name": "calculator", "arguments": '{"expression": "12*7"}'}
+    assert second[-2] == {"role": "tool", "content": '{"value": 84}', "tool_call_id": "call_1", "name": "calculator"}
+    assert second[-1] == {"role": "user", "content": DEFAULT_ANSWER_PROMPT}
 
 
 async def test_json_text_tool_call_is_not_spoken(model: Any) -> None:
@@ -81,9 +82,15 @@ async def test_failing_tool_is_reported_to_the_model(model: Any) -> None:
 async def test_tool_steps_are_bounded(model: Any, sse_server: Any, steps: int) -> None:
     tool = Recorder()
     result = await ToolLoop(model("always-tools"), tool, max_tool_steps=steps).run(USER, (CALC,))
-    assert len(tool.calls) == steps
+    assert len(tool.calls) == min(steps, 1)  # the same call again reuses the first result
+    assert len(result.invocations) == steps
     assert result.reply == f"I got {steps} tool results."
     assert "tools" not in sse_server.requests[-1]["body"]
+
+
+async def test_answer_prompt_can_be_disabled(model: Any, sse_server: Any) -> None:
+    await ToolLoop(model("tools"), Recorder(), answer_prompt=None).run(USER, (CALC,))
+    assert sse_server.requests[-1]["body"]["messages"][-1]["role"] == "tool"
 
 
 async def test_unknown_tool_is_a_plain_answer(model: Any) -> None:

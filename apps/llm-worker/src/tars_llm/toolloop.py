@@ -57,6 +57,11 @@ class LoopResult:
         return self.finish_reason == "cancelled"
 
 
+DEFAULT_ANSWER_PROMPT = "Use the tool results above to answer my question in one short sentence."
+"""Appended (as a user message, not kept in history) after each round of tool results: small
+models otherwise tend to repeat the same call instead of answering."""
+
+
 async def _ignore_delta(_: str) -> None:
     return None
 
@@ -66,7 +71,9 @@ class ToolLoop:
 
     At most ``max_tool_steps`` rounds of tool calls are honoured; the run after the last one
     is made without tools so the model has to answer. A failing tool (any exception from
-    ``call_tool``, timeouts included) is reported to the model as an error result.
+    ``call_tool``, timeouts included) is reported to the model as an error result. A call
+    repeated with identical arguments within the turn reuses the earlier result.
+    ``answer_prompt`` (None to disable) nudges the model to answer after tool results.
     """
 
     def __init__(
@@ -76,11 +83,13 @@ class ToolLoop:
         *,
         max_tool_steps: int = 3,
         params: SamplingParams | None = None,
+        answer_prompt: str | None = DEFAULT_ANSWER_PROMPT,
     ) -> None:
         self._model = model
         self._call_tool = call_tool
         self._max_steps = max_tool_steps
         self._params = params or SamplingParams()
+        self._answer_prompt = answer_prompt
 
     async def run(
         self,
@@ -117,13 +126,15 @@ class ToolLoop:
             for call in calls:
                 if token.is_set():
                     break
-                invocation = await self._invoke(call)
+                invocation = await self._invoke(call, invocations)
                 invocations.append(invocation)
                 message = ChatMessage(
                     role="tool", content=invocation.output, tool_call_id=call.id, name=call.name
                 )
                 convo.append(message)
                 new.append(message)
+            if self._answer_prompt:
+                convo.append(ChatMessage(role="user", content=self._answer_prompt))
         return LoopResult("", "cancelled", tuple(new), tuple(invocations), tuple(steps))
 
     async def _run_model(
@@ -147,7 +158,10 @@ class ToolLoop:
             await emit(rest)
         return result
 
-    async def _invoke(self, call: ToolCall) -> ToolInvocation:
+    async def _invoke(self, call: ToolCall, done: Sequence[ToolInvocation]) -> ToolInvocation:
+        for earlier in done:
+            if (earlier.call.name, earlier.call.arguments) == (call.name, call.arguments):
+                return ToolInvocation(call, earlier.output, earlier.ok)
         log.info("calling tool %s", call.name)
         try:
             output = await self._call_tool(call.name, dict(call.arguments))
