@@ -101,6 +101,8 @@ class Service:
         self._stopping = asyncio.Event()
         self._heartbeat: asyncio.Task[None] | None = None
         self._cleanups: list[Callable[[], Awaitable[None] | None]] = []
+        self._start_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         bus.on_connect(self._announce)
 
     # -- registration -------------------------------------------------------------------------
@@ -109,7 +111,29 @@ class Service:
         self._handlers.append((spec, handler, topic))
 
     def add_cleanup(self, fn: Callable[[], Awaitable[None] | None]) -> None:
+        """Run ``fn`` at stop (in reverse order of registration)."""
         self._cleanups.append(fn)
+
+    def on_start(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Await ``hook`` once, after the service is connected and its handlers subscribed."""
+        self._start_hooks.append(hook)
+
+    def spawn(self, coro: Awaitable[None], name: str | None = None) -> asyncio.Task[None]:
+        """Run a background task owned by the service: referenced, logged if it fails,
+        cancelled at stop."""
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        if name:
+            task.set_name(name)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                self._count("handler")
+                log.error("background task %s failed", t.get_name(), exc_info=t.exception())
+
+        task.add_done_callback(done)
+        return task
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -118,6 +142,8 @@ class Service:
         for spec, handler, topic in self._handlers:
             await self._subscribe(spec, handler, topic)
         self._heartbeat = asyncio.create_task(self._beat(), name=f"{self.name}-heartbeat")
+        for hook in self._start_hooks:
+            await hook()
 
     async def _subscribe(self, spec: TopicSpec, handler: Handler, topic: str | None) -> None:
         async def on_raw(msg: Message) -> None:
@@ -133,6 +159,9 @@ class Service:
         for sub in self._subs:
             await sub.cancel()
         await self.dispatcher.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         for fn in reversed(self._cleanups):
             res = fn()
             if res is not None:
