@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -109,8 +110,12 @@ class LlamaCppChatModel:
         return stream_from_thread(self.generate, request, cancel, self._executor)
 
     async def aclose(self) -> None:
-        """Stop the executor (after a running generation ends) and free the model."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Free the model once a running generation has ended, then stop the executor."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=False)
+
+    def _close(self) -> None:
         with self._lock:
             self._llama.close()
 
@@ -139,7 +144,8 @@ class LlamaCppChatModel:
         if params.seed is not None:
             llama.set_seed(params.seed)
         scanner = StopScanner([*stops, *params.stop])
-        run, finish = _Run(), "length"
+        run = _Run()
+        finish: FinishReason = "length"
         generator = llama.generate(
             tokens,
             top_k=params.top_k,
@@ -185,12 +191,12 @@ class LlamaCppChatModel:
 
     @staticmethod
     def _result(
-        request: ChatRequest, run: _Run, finish: FinishReason | str, *, prompt_tokens: int, cached: int
+        request: ChatRequest, run: _Run, finish: FinishReason, *, prompt_tokens: int, cached: int
     ) -> ChatResult:
         end = time.perf_counter()
         text = "".join(run.text)
         calls = tuple(parse_tool_calls(text, request.tool_names)) if finish != "cancelled" else ()
-        reason: FinishReason = "tool_calls" if calls else finish  # type: ignore[assignment]
+        reason: FinishReason = "tool_calls" if calls else finish
         first = run.first_token_at
         decode_s = end - first if first is not None else 0.0
         return ChatResult(
