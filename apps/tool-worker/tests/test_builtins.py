@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from tars_tools.builtins import build_registry, parse_clock_time
 from tars_tools.errors import (
     CalculatorError,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from tars_tools.calculator import Calculator, CalculatorLimits
 from tars_tools.errors import CalculatorError, ToolExecutionError
 

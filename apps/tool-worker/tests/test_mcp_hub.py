@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+
 from tars_tools.errors import (
     ToolExecutionError,
     ToolTimeoutError,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from tars_tools.errors import ToolArgumentError, ToolExecutionError
 from tars_tools.timers import (
     FiredTimer,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +22,23 @@ from tars_tools.registry import (
 )
 from tars_tools.timers import TimerScheduler, describe_delay, next_occurrence
 from tars_tools.timerstore import Timer
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """Who is calling a tool: the site (timers announce there) and the turn's correlation id."""
+
+    site: str = ""
+    correlation_id: str | None = None
+
+
+CALL_CONTEXT: ContextVar[CallContext | None] = ContextVar("tars_tool_call", default=None)
+"""Set by the service around each call; handlers read it (a timer remembers its site)."""
+
+
+def call_context() -> CallContext:
+    """The context of the tool call being run (an empty one outside a call)."""
+    return CALL_CONTEXT.get() or CallContext()
 
 _CLOCK_TIME = re.compile(r"^\s*(\d{1,2})(?::(\d{2}))?\s*([ap]\.?m\.?)?\s*$", re.IGNORECASE)
 
@@ -102,7 +121,7 @@ class BuiltinTools:
 
     async def set_timer(self, args: SetTimerArgs) -> ToolResult:
         total = args.hours * 3600 + args.minutes * 60 + args.seconds
-        timer = await self.scheduler.set_timer(total, args.label)
+        timer = await self.scheduler.set_timer(total, args.label, call_context().site)
         what = f"{args.label} timer" if args.label else "Timer"
         return ToolResult(f"{what} set for {describe_delay(total)}.",
                           _timer_data(timer, self.scheduler))
@@ -110,7 +129,7 @@ class BuiltinTools:
     async def set_alarm(self, args: SetAlarmArgs) -> ToolResult:
         hour, minute = parse_clock_time(args.time)
         at = next_occurrence(hour, minute, self.now())
-        timer = await self.scheduler.set_alarm(at, args.label)
+        timer = await self.scheduler.set_alarm(at, args.label, call_context().site)
         return ToolResult(f"Alarm set for {at:%H:%M} on {at:%A}.",
                           _timer_data(timer, self.scheduler))
 

@@ -184,7 +184,7 @@ class McpToolHub:
             started = time.monotonic()
             try:
                 await self._connect_and_serve(state)
-            except Exception as exc:  # noqa: BLE001 - any server/transport failure: retry later
+            except Exception as exc:
                 state.last_error = _describe(exc)
             finally:
                 state.session = None
