@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tars_tts.cache import CachingSynthesizer, PhraseCache
+from tars_tts.config import VoiceSettings
 from tars_tts.events import SayRequest, SpeakingEnded, SpeakingStarted, SpeechEvent
 from tars_tts.player import SpeechQueue
 from tars_tts.sinks import CallbackSink
@@ -39,6 +40,7 @@ class BenchResult:
     first_audio_p50_ms: float
     first_audio_max_ms: float
     rtf: float
+    cpu_rtf: float
     audio_s: float
     synth_s: float
     cache_miss_ms: float
@@ -50,7 +52,7 @@ async def _discard(reply_id: str, samples: npt.NDArray[np.int16], rate: int) -> 
 
 
 async def measure_replies(synth: Synthesizer, sentences: list[str]) -> list[SpeakingEnded | SpeakingStarted]:
-    """Speak each sentence as its own reply; return the started/ended events."""
+    """Speak each sentence as its own reply (one after another, the way a user hears them)."""
     events: list[SpeakingEnded | SpeakingStarted] = []
 
     async def record(event: SpeechEvent) -> None:
@@ -81,7 +83,9 @@ async def run(synth: Synthesizer, sentences: list[str] | None = None) -> BenchRe
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, synth.load)
     await measure_replies(synth, ["Warm up."])
+    cpu0 = time.process_time()
     events = await measure_replies(synth, sentences or SENTENCES)
+    cpu_s = time.process_time() - cpu0
     latencies = [e.latency_s * 1000 for e in events if isinstance(e, SpeakingStarted)]
     ended = [e for e in events if isinstance(e, SpeakingEnded)]
     audio_s = sum(e.audio_s for e in ended)
@@ -92,6 +96,7 @@ async def run(synth: Synthesizer, sentences: list[str] | None = None) -> BenchRe
         first_audio_p50_ms=round(statistics.median(latencies), 1),
         first_audio_max_ms=round(max(latencies), 1),
         rtf=round(synth_s / audio_s, 4) if audio_s else float("nan"),
+        cpu_rtf=round(cpu_s / audio_s, 4) if audio_s else float("nan"),
         audio_s=round(audio_s, 2),
         synth_s=round(synth_s, 3),
         cache_miss_ms=round(miss_ms, 1),
@@ -102,8 +107,10 @@ async def run(synth: Synthesizer, sentences: list[str] | None = None) -> BenchRe
 def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark the tars tts engine (piper voice).")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the sentence set")
+    parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: auto)")
     args = parser.parse_args()
-    result = asyncio.run(run(PiperSynthesizer(), SENTENCES * max(1, args.rounds)))
+    synth = PiperSynthesizer(VoiceSettings(threads=args.threads))
+    result = asyncio.run(run(synth, SENTENCES * max(1, args.rounds)))
     print(json.dumps(asdict(result), indent=2))
 
 
