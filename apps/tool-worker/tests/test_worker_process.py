@@ -87,16 +87,17 @@ class Client:
         self.service.handle(T.SYSTEM_ERROR, on_error)
         self.service.handle(T.SYSTEM_STATUS, on_status, topic=T.SYSTEM_STATUS.topic(service="tools"))
 
-    async def wait_tools(self, provider: str, present: bool, timeout: float = 30) -> None:
+    async def wait_tools(self, provider: str, present: bool, timeout: float = 30,
+                         since: int = 0) -> None:
         async with asyncio.timeout(timeout):
-            while not self._seen(provider, present):
+            while not self._seen(provider, present, since):
                 self.changed.clear()
                 await self.changed.wait()
 
-    def _seen(self, provider: str, present: bool) -> bool:
-        if not present:  # an empty registry was published at some point
-            return (provider, 0) in self.seen
-        return bool(self.registries.get(provider) and self.registries[provider].tools)
+    def _seen(self, provider: str, present: bool, since: int) -> bool:
+        """present: tools listed now; not present: an empty registry was published since."""
+        counts = [n for p, n in self.seen[since:] if p == provider]
+        return bool(counts and counts[-1]) if present else 0 in counts
 
     async def call(self, name: str, **arguments: object) -> ToolResult:
         reply = await self.calls.request(ToolCall(name=name, arguments=arguments), site_id="hall")
@@ -132,11 +133,11 @@ async def test_worker_calls_tools_fires_timers_and_supervises_mcp(
     assert said.payload.text == "Your tea timer is done." and said.site_id == "hall"
 
     pid = int((await client.call("tiny__pid")).content)
+    mark = len(client.seen)
     os.kill(pid, signal.SIGKILL)
     error = await asyncio.wait_for(client.errors.get(), 15)
     assert error.kind == "dependency" and "tiny" in error.reason
-    await client.wait_tools("mcp-tiny", present=False)
-    client.registries.pop("mcp-tiny")
-    await client.wait_tools("mcp-tiny", present=True)
+    await client.wait_tools("mcp-tiny", present=False, since=mark)
+    await client.wait_tools("mcp-tiny", present=True, since=mark)
     again = await client.call("tiny__pid")
     assert again.ok and int(again.content) != pid
