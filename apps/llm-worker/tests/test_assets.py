@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+
 from tars_llm import assets
 from tars_llm.assets import (
     DEFAULT_ASSET,

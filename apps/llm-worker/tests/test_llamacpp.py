@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import pytest
+
 from tars_llm.llamacpp import LlamaCppChatModel
 from tars_llm.prompt import CharacterProfile, PromptBuilder
 from tars_llm.toolloop import ToolLoop

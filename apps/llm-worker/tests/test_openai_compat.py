@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+
 from tars_llm.config import OpenAICompatConfig
 from tars_llm.errors import (
     ProviderConnectionError,
@@ -19,7 +20,8 @@ from tars_llm.model import collect
 from tars_llm.openai_compat import OpenAICompatChatModel
 from tars_llm.types import ChatMessage, ChatRequest, ChatResult, TextDelta, ToolSpec
 
-CALC = ToolSpec("calculator", "Evaluate arithmetic", {"type": "object", "properties": {"expression": {"type": "string"}}})
+CALC = ToolSpec("calculator", "Evaluate arithmetic",
+                {"type": "object", "properties": {"expression": {"type": "string"}}})
 
 
 def _request(text: str, tools: tuple[ToolSpec, ...] = ()) -> ChatRequest:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tars_llm.toolcalls import ToolCallGate, parse_tool_calls
 
 KNOWN = {"calculator", "get_time"}

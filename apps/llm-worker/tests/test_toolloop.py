@@ -7,12 +7,14 @@ import threading
 from typing import Any
 
 import pytest
+
 from tars_llm.config import OpenAICompatConfig
 from tars_llm.openai_compat import OpenAICompatChatModel
 from tars_llm.toolloop import DEFAULT_ANSWER_PROMPT, ToolLoop
 from tars_llm.types import ChatMessage, ToolSpec
 
-CALC = ToolSpec("calculator", "Evaluate arithmetic", {"type": "object", "properties": {"expression": {"type": "string"}}})
+CALC = ToolSpec("calculator", "Evaluate arithmetic",
+                {"type": "object", "properties": {"expression": {"type": "string"}}})
 USER = (ChatMessage(role="system", content="You are TARS."), ChatMessage(role="user", content="12 times 7?"))
 
 

@@ -81,7 +81,7 @@ async def stream_from_thread(
         try:
             for event in generate(request, _Either(cancel, abandoned)):
                 post(event)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+        except BaseException as exc:
             post(exc)
         finally:
             post(_END)

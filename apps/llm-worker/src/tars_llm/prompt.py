@@ -24,22 +24,32 @@ class CharacterProfile:
     style: str = "dry, concise and helpful"
     facts: tuple[str, ...] = ()
     instructions: str = DEFAULT_INSTRUCTIONS
+    traits: tuple[tuple[str, int], ...] = ()
+    """Behaviour dials in percent, e.g. ``(("honesty", 90), ("humour", 75))``."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CharacterProfile:
         """Build a profile from a character file's table (unknown keys are ignored)."""
         facts = data.get("facts", ())
+        dials = data.get("traits", data.get("settings", {}))
         default = cls()
         return cls(
             name=str(data.get("name", default.name)),
             style=str(data.get("style", default.style)),
             facts=tuple(str(f) for f in ([facts] if isinstance(facts, str) else facts)),
             instructions=str(data.get("instructions", DEFAULT_INSTRUCTIONS)),
+            traits=tuple(sorted((str(k), int(v)) for k, v in dict(dials or {}).items())),
         )
 
     def system_prompt(self) -> str:
         """The system prompt: persona, style, facts, rules. Depends on nothing per-turn."""
-        lines = [f"You are {self.name}. Your style is {self.style}.", self.instructions]
+        style = " ".join(self.style.split())
+        if style and style[-1] not in ".!?":
+            style = f"Your style is {style}."
+        lines = [f"You are {self.name}. {style}".strip(), self.instructions]
+        if self.traits:
+            dials = ", ".join(f"{name} {pct}%" for name, pct in self.traits)
+            lines.append(f"Your settings: {dials}.")
         if self.facts:
             lines.append("Facts about you:")
             lines.extend(f"- {fact}" for fact in self.facts)
@@ -96,6 +106,10 @@ class PromptBuilder:
         while kept and kept[0].role != "user":
             kept.pop(0)
         return kept
+
+    def memory_count(self, memories: Sequence[str]) -> int:
+        """How many of ``memories`` fit in the prompt (the others are dropped)."""
+        return len(self._memory_lines(memories))
 
     def _memory_lines(self, memories: Sequence[str]) -> list[str]:
         lines: list[str] = []

@@ -165,7 +165,7 @@ class ToolLoop:
         log.info("calling tool %s", call.name)
         try:
             output = await self._call_tool(call.name, dict(call.arguments))
-        except Exception as exc:  # noqa: BLE001 - any tool failure is told to the model
+        except Exception as exc:
             log.warning("tool %s failed: %s", call.name, exc)
             text = json.dumps({"error": f"{type(exc).__name__}: {exc}".strip()})
             return ToolInvocation(call, text, ok=False)

@@ -1,0 +1,338 @@
+"""The llm worker on the bus: RAG, the tool loop over bus tools, streaming, cancel, persona."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import threading
+import time
+from typing import Any
+
+from tars.contracts import topics as T
+from tars.contracts.character import Character
+from tars.contracts.health import Status
+from tars.contracts.llm import LlmCancel, LlmRequest, LlmResponse, LlmStreamChunk
+from tars.contracts.memory import MemoryQuery, MemoryResults
+from tars.contracts.tools import ToolCall, ToolRegistry, ToolResult
+from tars.runtime import (
+    ConfigError,
+    Inbound,
+    ModelExecutor,
+    Requester,
+    Service,
+    TarsError,
+)
+from tars_llm.config import LLMConfig
+from tars_llm.errors import LLMError
+from tars_llm.factory import create_chat_model
+from tars_llm.model import ChatModel, collect
+from tars_llm.persona import load_character_file, profile_from_character
+from tars_llm.prompt import CharacterProfile, PromptBuilder
+from tars_llm.settings import Settings
+from tars_llm.tooldir import ToolDirectory
+from tars_llm.toolloop import LoopResult, ToolLoop
+from tars_llm.turns import Turn, TurnCancelled, TurnTable, acquire_unless_cancelled, until_cancelled
+from tars_llm.types import ChatMessage, ChatRequest, SamplingParams
+
+log = logging.getLogger("tars_llm.service")
+
+ERROR_TEXT = "Sorry, my language model is not answering right now."
+BUSY_TEXT = "I'm still busy with another question. Ask me again in a moment."
+CANCEL_GRACE_S = 0.5
+"""After a cancel, how long the model may take to stop by itself before its task is cancelled."""
+
+
+class ToolFailed(Exception):
+    """A tool answered with an error or not at all (told to the model as the tool's result)."""
+
+
+class _Stream:
+    """Publishes one turn's reply text as numbered LLM_STREAM chunks."""
+
+    def __init__(self, service: Service, request: Inbound[LlmRequest], started: float) -> None:
+        self.service, self.request, self.started = service, request, started
+        self.seq = 0
+        self.parts: list[str] = []
+        self.first_ms: float | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    async def delta(self, text: str) -> None:
+        if not text:
+            return
+        if self.first_ms is None:
+            self.first_ms = (time.perf_counter() - self.started) * 1000
+        self.parts.append(text)
+        await self._send(LlmStreamChunk(seq=self.seq, delta=text))
+
+    async def done(self) -> None:
+        await self._send(LlmStreamChunk(seq=self.seq, delta="", done=True))
+
+    async def _send(self, chunk: LlmStreamChunk) -> None:
+        self.seq += 1
+        await self.service.publish(T.LLM_STREAM, chunk, correlation_id=self.request.correlation_id,
+                                   site_id=self.request.site_id, in_reply_to=self.request.envelope.id)
+
+
+class LlmWorker:
+    """Serves T.LLM_REQUEST one generation at a time (bounded queue) on ``model``."""
+
+    def __init__(self, settings: Settings, service: Service, model: ChatModel,
+                 profile: CharacterProfile, config: LLMConfig | None = None) -> None:
+        self.settings, self.service, self.model = settings, service, model
+        self.config = config or settings.engine_config()
+        self.builder = PromptBuilder.from_config(self.config, profile)
+        self.memory: Requester[MemoryResults] = Requester(
+            service, T.MEMORY_QUERY, T.MEMORY_RESULTS, timeout_s=settings.rag_timeout_s)
+        self.tool_calls: Requester[ToolResult] = Requester(
+            service, T.TOOLS_CALL, T.TOOLS_RESULT, timeout_s=settings.tool_timeout_s)
+        self.directory = ToolDirectory()
+        self.turns = TurnTable()
+        self.memory_online = False
+        embedded = self.config.provider == "llamacpp"
+        self._slots = asyncio.Semaphore(1 if embedded else self.config.openai.max_connections)
+        self._waiting = 0
+        self._warmed_key: tuple[str, tuple[str, ...]] | None = None
+        self._dirty = asyncio.Event()
+        self.warm_stats: dict[str, float] = {}
+
+    # -- wiring -------------------------------------------------------------------------------
+    def install(self) -> None:
+        s = self.service
+        s.handle(T.LLM_REQUEST, self.on_request)
+        s.handle(T.LLM_CANCEL, self.on_cancel)
+        s.handle(T.TOOLS_REGISTRY, self.on_registry)
+        s.handle(T.CHARACTER_CURRENT, self.on_character)
+        s.handle(T.SYSTEM_STATUS, self.on_memory_status, topic=T.SYSTEM_STATUS.topic(service="memory"))
+        s.models = {"llm": self.model.name}
+        s.capabilities = ["llm.request", "llm.stream", "llm.cancel", "tools", "rag"]
+        s.on_start(self.start)
+        s.add_cleanup(self.close)
+
+    async def start(self) -> None:
+        await self.memory.start()
+        await self.tool_calls.start()
+        if self._warms():
+            await asyncio.sleep(0.3)  # let retained registries and the character arrive
+            await self.warm()
+            self.service.spawn(self._rewarm(), name="llm-rewarm")
+
+    async def close(self) -> None:
+        self.turns.cancel_all()
+        await self.memory.close()
+        await self.tool_calls.close()
+        await self.model.aclose()
+
+    # -- state from the bus -------------------------------------------------------------------
+    async def on_registry(self, msg: Inbound[ToolRegistry]) -> None:
+        if self.directory.update(msg.payload):
+            log.info("tools now: %s", ", ".join(t.name for t in self.directory.tools()) or "none")
+            self._dirty.set()
+
+    async def on_character(self, msg: Inbound[Character]) -> None:
+        profile = profile_from_character(msg.payload, self.builder.profile)
+        if profile != self.builder.profile:
+            self.builder = dataclasses.replace(self.builder, profile=profile)
+            log.info("persona updated: %s", profile.name)
+            self._dirty.set()
+
+    async def on_memory_status(self, msg: Inbound[Status]) -> None:
+        online = msg.payload.state == "online"
+        if online != self.memory_online:
+            log.info("memory worker is %s", "online" if online else "offline: answering without memory")
+        self.memory_online = online
+
+    async def on_cancel(self, msg: Inbound[LlmCancel]) -> None:
+        running = self.turns.cancel(msg.correlation_id)
+        log.info("cancel %s (%s)", msg.correlation_id, "running" if running else "not running")
+
+    # -- one turn -----------------------------------------------------------------------------
+    async def on_request(self, msg: Inbound[LlmRequest]) -> None:
+        turn = self.turns.open(msg.correlation_id)
+        try:
+            response = await self.serve(msg, turn)
+        finally:
+            self.turns.close(turn)
+        await self.service.reply(msg, T.LLM_RESPONSE, response)
+
+    async def serve(self, msg: Inbound[LlmRequest], turn: Turn) -> LlmResponse:
+        stream = _Stream(self.service, msg, time.perf_counter())
+        request = msg.payload
+        memories: list[str] = []
+        try:
+            if request.use_rag:
+                memories = await self.recall(msg, turn)
+            if self._waiting >= self.settings.queue_max and self._slots.locked():
+                await self.service.report_error("busy", "generation queue full", topic=msg.topic,
+                                                correlation_id=msg.correlation_id)
+                return LlmResponse(text=BUSY_TEXT, finish_reason="error", error="busy: queue full")
+            self._waiting += 1
+            try:
+                acquired = await acquire_unless_cancelled(self._slots, turn)
+            finally:
+                self._waiting -= 1
+            if not acquired:
+                raise TurnCancelled
+            try:
+                result = await until_cancelled(turn, self._generate(msg, turn, memories, stream),
+                                               grace_s=CANCEL_GRACE_S)
+            finally:
+                self._slots.release()
+        except TurnCancelled:
+            result = None
+        except Exception as exc:
+            return await self._failed(msg, stream, exc)
+        await stream.done()
+        if result is None or result.cancelled:
+            return LlmResponse(text=stream.text.strip(), finish_reason="cancelled",
+                               memories=self.builder.memory_count(memories),
+                               first_token_ms=stream.first_ms)
+        return self._response(result, stream, memories)
+
+    async def _generate(self, msg: Inbound[LlmRequest], turn: Turn, memories: list[str],
+                        stream: _Stream) -> LoopResult:
+        request = msg.payload
+        history = [ChatMessage(role=m.role, content=m.content, name=m.name) for m in request.history]
+        messages = self.builder.build(request.text, history, memories)
+        params = self._params(request)
+
+        async def call_tool(name: str, arguments: dict[str, Any]) -> str:
+            return await self.call_tool(msg, turn, name, arguments)
+
+        loop = ToolLoop(self.model, call_tool, max_tool_steps=self.config.max_tool_steps, params=params)
+        tools = self.directory.tools() if request.use_tools else ()
+        return await loop.run(messages, tools, on_delta=stream.delta, cancel=turn.token)
+
+    def _params(self, request: LlmRequest) -> SamplingParams:
+        base = self.config.sampling.to_params()
+        return dataclasses.replace(base, max_tokens=min(request.max_tokens, base.max_tokens),
+                                   temperature=request.temperature)
+
+    def _response(self, result: LoopResult, stream: _Stream, memories: list[str]) -> LlmResponse:
+        steps = result.steps
+        completion = sum(s.completion_tokens for s in steps)
+        rated = [(s.completion_tokens, s.tokens_per_s) for s in steps if s.tokens_per_s]
+        decode_s = sum(n / rate for n, rate in rated)
+        tools = list(dict.fromkeys(i.call.name for i in result.invocations))
+        return LlmResponse(
+            text=result.reply.strip(), finish_reason=result.finish_reason, tools=tools,
+            memories=self.builder.memory_count(memories), first_token_ms=stream.first_ms,
+            tokens_per_s=(sum(n for n, _ in rated) / decode_s) if decode_s > 0 else None,
+            prompt_tokens=sum(s.prompt_tokens for s in steps), completion_tokens=completion,
+        )
+
+    async def _failed(self, msg: Inbound[LlmRequest], stream: _Stream, exc: Exception) -> LlmResponse:
+        if not isinstance(exc, LLMError):
+            log.exception("generation failed")
+        reason = f"{type(exc).__name__}: {exc}"
+        await self.service.report_error("llm", reason, topic=msg.topic, correlation_id=msg.correlation_id)
+        await stream.done()
+        return LlmResponse(text=ERROR_TEXT, finish_reason="error", error=reason[:500],
+                           first_token_ms=stream.first_ms)
+
+    # -- memory and tools over the bus --------------------------------------------------------
+    async def recall(self, msg: Inbound[LlmRequest], turn: Turn) -> list[str]:
+        """Memories relevant to the request; [] when memory is offline, slow or failing."""
+        if not self.memory_online:
+            return []
+        query = MemoryQuery(text=msg.payload.text, k=self.settings.rag_k,
+                            threshold=self.settings.rag_min_score)
+        try:
+            reply = await until_cancelled(turn, self.memory.request(
+                query, correlation_id=msg.correlation_id, site_id=msg.site_id))
+        except TarsError as exc:
+            log.warning("answering without memory: %s", exc)
+            return []
+        if reply.payload.error:
+            log.warning("answering without memory: %s", reply.payload.error)
+            return []
+        hits = [h for h in reply.payload.hits if h.score >= self.settings.rag_min_score]
+        return [h.text for h in hits]
+
+    async def call_tool(self, msg: Inbound[LlmRequest], turn: Turn, name: str,
+                        arguments: dict[str, Any]) -> str:
+        """Call a tool over the bus; its error or silence raises ToolFailed."""
+        try:
+            reply = await until_cancelled(turn, self.tool_calls.request(
+                ToolCall(name=name, arguments=arguments), correlation_id=msg.correlation_id,
+                site_id=msg.site_id))
+        except TarsError as exc:
+            raise ToolFailed(f"the {name} tool did not answer in time") from exc
+        if not reply.payload.ok:
+            raise ToolFailed(reply.payload.error or f"the {name} tool failed")
+        return reply.payload.content
+
+    # -- warming the system + tools prefix ----------------------------------------------------
+    def _warms(self) -> bool:
+        return self.settings.warm_up and self.config.provider == "llamacpp"
+
+    async def warm(self) -> None:
+        """Evaluate system + tools once, so the next real turn finds them in the KV cache."""
+        tools = self.directory.tools()
+        key = (self.builder.profile.system_prompt(), tuple(t.name for t in tools))
+        if key == self._warmed_key:
+            return
+        messages = self.builder.build("Hello.")
+        request = ChatRequest(tuple(messages), tools, SamplingParams(max_tokens=1))
+        async with self._slots:
+            started = time.perf_counter()
+            try:
+                _, result = await collect(self.model.stream(request, threading.Event()))
+            except LLMError as exc:
+                log.warning("warm-up failed: %s", exc)
+                return
+        self._warmed_key = key
+        self.warm_stats = {"prompt_tokens": result.prompt_tokens, "cached_tokens": result.cached_prompt_tokens,
+                           "seconds": round(time.perf_counter() - started, 3)}
+        log.info("warmed the system+tools prefix: %d prompt tokens (%d were cached) in %.2f s, %d tools",
+                 result.prompt_tokens, result.cached_prompt_tokens, self.warm_stats["seconds"], len(tools))
+
+    async def _rewarm(self) -> None:
+        while True:
+            await self._dirty.wait()
+            await asyncio.sleep(0.5)  # registries of several providers tend to come together
+            self._dirty.clear()
+            await self.warm()
+
+
+def _progress_logger() -> Any:
+    last = [-1]
+
+    def progress(done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if tenth != last[0]:
+            last[0] = tenth
+            log.info("assembling the bundled model: %d%% (%d / %d MB)", tenth * 10, done >> 20, total >> 20)
+
+    return progress
+
+
+async def load_model(config: LLMConfig) -> ChatModel:
+    """Build the configured provider off the event loop (assembling the GGUF on first run)."""
+    executor = ModelExecutor("llm-load")
+    started = time.perf_counter()
+    try:
+        model = await executor.run(create_chat_model, config, _progress_logger())
+    except LLMError as exc:
+        raise ConfigError(f"llm: cannot load the model: {exc}") from exc
+    finally:
+        executor.shutdown()
+    log.info("model %s ready in %.1f s", model.name, time.perf_counter() - started)
+    return model
+
+
+async def build_worker(settings: Settings, service: Service, model: ChatModel | None = None) -> LlmWorker:
+    """Load the persona and the model, then register the handlers on ``service``."""
+    profile = await asyncio.to_thread(load_character_file, settings.character_file)
+    config = settings.engine_config()
+    worker = LlmWorker(settings, service, model or await load_model(config), profile, config)
+    worker.install()
+    return worker
+
+
+async def build(settings: Settings, service: Service) -> None:
+    """The runner's build hook."""
+    await build_worker(settings, service)
