@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,10 +19,26 @@ def configured_url(url: str | None) -> str:
     """``--url`` if given, else ``TARS_MQTT_URL`` / config/tars.toml, else the default."""
     if url:
         return url
+    if not url_is_configured():
+        running = running_stack_url()
+        if running:
+            return running
     try:
         return load_settings(CoreSettings).mqtt_url
     except ConfigError as exc:
         raise fail(str(exc)) from None
+
+
+RUNTIME_DIR = Path(".tars/run")
+
+
+def running_stack_url() -> str | None:
+    """The operator URL that a running `tars up` left in its runtime folder, if any."""
+    path = RUNTIME_DIR / "cli.url"
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
 
 
 def url_is_configured() -> bool:

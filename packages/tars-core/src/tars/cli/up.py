@@ -11,22 +11,23 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tars.cli.common import configured_url, fail, url_is_configured
+from tars.cli.common import RUNTIME_DIR, configured_url, fail, url_is_configured
 from tars.contracts import decode
 from tars.contracts import topics as T
 from tars.contracts.envelope import DecodeError
 from tars.runtime.broker import LocalBroker, free_port, port_open
 from tars.runtime.bus import Message
 from tars.runtime.errors import BusError
+from tars.stack.auth import Credentials, stack_url_file
 from tars.stack.supervisor import Supervisor
-from tars.stack.workers import installed_workers, select
+from tars.stack.workers import WorkerSpec, installed_workers, select
 
 
 def up(
     only: Annotated[list[str] | None, typer.Option(help="Run only these workers")] = None,
     without: Annotated[list[str] | None, typer.Option(help="Do not run these workers")] = None,
     url: Annotated[str | None, typer.Option(help="Use this broker instead of starting one")] = None,
-    runtime_dir: Annotated[Path, typer.Option(help="Where the local broker keeps its files")] = Path(".tars/run"),
+    runtime_dir: Annotated[Path, typer.Option(help="Where the local broker keeps its files")] = RUNTIME_DIR,
 ) -> None:
     """Start the broker and the workers, supervised; Ctrl-C stops everything."""
     console = Console(highlight=False, soft_wrap=True)
@@ -35,28 +36,44 @@ def up(
     except ValueError as exc:
         raise fail(str(exc)) from None
     broker: LocalBroker | None = None
+    urls: dict[str, str] = {}
     if url or url_is_configured():
         target = configured_url(url)
         console.print(f"using the configured broker {target.split('@')[-1]}")
     else:
-        port = 1883 if not port_open("127.0.0.1", 1883) else free_port()
-        try:
-            broker = LocalBroker(port=port, workdir=runtime_dir.resolve() / "mosquitto").start()
-        except BusError as exc:
-            raise fail(str(exc), 3) from None
-        target = broker.url
-        console.print(f"started mosquitto on {target} (loopback only; config in {runtime_dir}/mosquitto)")
+        broker, urls = _start_local_broker(runtime_dir, console)
+        target = urls["cli"]
     try:
-        asyncio.run(_run(target, workers, console))
+        asyncio.run(_run(target, workers, console, urls))
     except KeyboardInterrupt:
         pass
     finally:
         if broker is not None:
+            stack_url_file(runtime_dir).unlink(missing_ok=True)
             broker.close()
             console.print("stopped mosquitto")
 
 
-async def _run(url: str, workers: list, console: Console) -> None:  # type: ignore[type-arg]
+def _start_local_broker(runtime_dir: Path, console: Console) -> tuple[LocalBroker, dict[str, str]]:
+    """Mosquitto on loopback with generated passwords and per-service ACLs (nothing anonymous)."""
+    workdir = runtime_dir.resolve() / "mosquitto"
+    creds = Credentials(workdir).load_or_create()
+    try:
+        passwd, acl = creds.write_broker_files()
+        port = 1883 if not port_open("127.0.0.1", 1883) else free_port()
+        broker = LocalBroker(port=port, workdir=workdir, password_file=passwd, acl_file=acl).start()
+    except BusError as exc:
+        raise fail(str(exc), 3) from None
+    urls = {user: creds.url(user, broker.host, broker.port) for user in creds.passwords}
+    url_file = stack_url_file(runtime_dir)
+    url_file.write_text(urls["cli"] + "\n")
+    os.chmod(url_file, 0o600)
+    console.print(f"started mosquitto on {broker.url} (loopback only, password auth + ACL per service; "
+                  f"files in {runtime_dir}/mosquitto)")
+    return broker, urls
+
+
+async def _run(url: str, workers: list[WorkerSpec], console: Console, urls: dict[str, str]) -> None:
     from tars.runtime.mqtt import MqttBus
 
     stop = asyncio.Event()
@@ -91,7 +108,7 @@ async def _run(url: str, workers: list, console: Console) -> None:  # type: igno
 
     await watcher.start()
     await watcher.subscribe(T.SYSTEM_STATUS.filter, on_status)
-    env = {"TARS_MQTT_URL": url}
+    env = {w.name: {"TARS_MQTT_URL": urls.get(w.name, url)} for w in workers}
     sup = Supervisor(workers, env, console)
     await sup.start()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -64,6 +65,7 @@ class LocalBroker:
             "log_type warning",
             "max_queued_messages 10000",
             "set_tcp_nodelay true",
+            f"user {getpass.getuser()}",
         ]
         if self.password_file:
             lines.append(f"password_file {self.password_file}")

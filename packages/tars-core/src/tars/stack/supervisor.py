@@ -31,7 +31,7 @@ class Supervised:
 class Supervisor:
     """Starts each worker as ``python -m <module>``; restarts it with backoff when it dies."""
 
-    def __init__(self, workers: list[WorkerSpec], env: dict[str, str], console: Console,
+    def __init__(self, workers: list[WorkerSpec], env: dict[str, dict[str, str]], console: Console,
                  *, max_backoff: float = 30.0, on_exit: Callable[[str, int], None] | None = None) -> None:
         self.items = {w.name: Supervised(w) for w in workers}
         self.env = env
@@ -50,7 +50,7 @@ class Supervisor:
 
     async def _spawn(self, item: Supervised) -> asyncio.subprocess.Process:
         proc = await asyncio.create_subprocess_exec(
-            *item.spec.argv, env={**os.environ, **self.env}, stdin=asyncio.subprocess.DEVNULL,
+            *item.spec.argv, env={**os.environ, **self.env.get(item.spec.name, {})}, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
         )
