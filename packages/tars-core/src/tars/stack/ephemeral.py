@@ -58,11 +58,11 @@ async def online_services(url: str, namespace: str = "", wait_s: float = 0.5) ->
 
 
 async def wait_online(url: str, names: list[str], namespace: str, timeout_s: float,
-                      procs: dict[str, subprocess.Popen[bytes]]) -> None:
+                      procs: dict[str, asyncio.subprocess.Process]) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for name, proc in procs.items():
-            if proc.poll() is not None:
+            if proc.returncode is not None:
                 raise BusError(f"the {name} worker exited with {proc.returncode} while starting")
         if set(names) <= await online_services(url, namespace, 0.3):
             return
@@ -88,7 +88,7 @@ async def ensure_stack(needed: list[str], url: str, *, namespace: str = "", time
     specs = {w.name: w for w in installed_workers()}
     missing = [n for n in needed if n not in online]
     absent = [n for n in missing if n not in specs]
-    procs: dict[str, subprocess.Popen[bytes]] = {}
+    procs: dict[str, asyncio.subprocess.Process] = {}
     try:
         if absent:
             raise BusError(f"needed workers are not installed: {', '.join(absent)}")
@@ -96,9 +96,10 @@ async def ensure_stack(needed: list[str], url: str, *, namespace: str = "", time
         for name in missing:
             out = (log_dir / f"{name}.log").open("ab") if log_dir else (
                 subprocess.DEVNULL if quiet else None)
-            procs[name] = subprocess.Popen(specs[name].argv, env=env, stdout=out,
-                                           stderr=subprocess.STDOUT if out is not None else None,
-                                           stdin=subprocess.DEVNULL, start_new_session=True)
+            procs[name] = await asyncio.create_subprocess_exec(
+                *specs[name].argv, env=env, stdout=out,
+                stderr=subprocess.STDOUT if out is not None else None,
+                stdin=subprocess.DEVNULL, start_new_session=True)
             stack.started_workers.append(name)
         if missing:
             if not quiet:
@@ -107,13 +108,13 @@ async def ensure_stack(needed: list[str], url: str, *, namespace: str = "", time
         yield stack
     finally:
         for proc in procs.values():
-            if proc.poll() is None:
+            if proc.returncode is None:
                 proc.send_signal(signal.SIGTERM)
         for proc in procs.values():
             try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
+                await asyncio.wait_for(proc.wait(), 15)
+            except TimeoutError:
                 proc.kill()
-                proc.wait()
+                await proc.wait()
         if broker is not None:
             broker.close()
