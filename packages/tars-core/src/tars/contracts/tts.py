@@ -15,6 +15,9 @@ class TtsSay(Payload):
     stream: bool = False
     final: bool = True
     index: int = 0
+    # Also stream this reply's audio as frames on tars/audio/{site}/out (the envelope's site),
+    # whatever the worker's own sinks are: for a remote satellite or a client recording it.
+    audio_out: bool = False
 
 
 class TtsStatus(Payload):
