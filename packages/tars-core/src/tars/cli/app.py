@@ -27,6 +27,18 @@ def version() -> None:
     typer.echo(__version__)
 
 
+@app.command()
+def secrets() -> None:
+    """Print a .env with a fresh random MQTT password per service (for docker compose)."""
+    import secrets as rnd
+
+    from tars.stack.auth import WRITES
+
+    typer.echo("# tars broker passwords for docker compose; keep this file private.")
+    for user in WRITES:
+        typer.echo(f"TARS_PASSWORD_{user.upper()}={rnd.token_urlsafe(18)}")
+
+
 def _load_plugins() -> None:
     register_plugins()
     for name, ep in sorted(plugins("tars.cli").items()):
