@@ -73,11 +73,21 @@ class SttEngine:
         self.duplex.tts_ended(site_id, at=at)
         self.echo.note_spoken(text, site_id=site_id, at=at)
 
-    def endpointer(self, site_id: str) -> Endpointer:
+    def endpointer(self, site_id: str, *, origin_s: float = 0.0) -> Endpointer:
+        """The site's endpointer; a new one starts its audio clock at ``origin_s``."""
         ep = self._endpointers.get(site_id)
         if ep is None:
-            ep = self._endpointers[site_id] = Endpointer(self.endpointing)
+            ep = self._endpointers[site_id] = Endpointer(self.endpointing, origin_s=origin_s)
         return ep
+
+    def has_site(self, site_id: str) -> bool:
+        return site_id in self._endpointers
+
+    def restart_site(self, site_id: str, origin_s: float) -> list[EndpointEvent]:
+        """The site's audio clock jumped: close what was in flight, restart at ``origin_s``."""
+        events = self.end_of_stream(site_id) if site_id in self._endpointers else []
+        self._endpointers[site_id] = Endpointer(self.endpointing, origin_s=origin_s)
+        return events
 
     def feed(
         self, site_id: str, samples: npt.NDArray[np.int16], *, now: float | None = None
@@ -115,6 +125,12 @@ class SttEngine:
         self, site_id: str, event: UtteranceEnded, *, now: float | None = None
     ) -> FinalTranscript | DroppedTranscript:
         return self._judge(site_id, event, await self.transcribe_async(event.samples), now)
+
+    def judge(
+        self, site_id: str, event: UtteranceEnded, result: Transcription, *, now: float | None = None
+    ) -> FinalTranscript | DroppedTranscript:
+        """Run the filters on a transcription made elsewhere (e.g. in the service's executor)."""
+        return self._judge(site_id, event, result, now)
 
     def _judge(
         self, site_id: str, event: UtteranceEnded, result: Transcription, now: float | None

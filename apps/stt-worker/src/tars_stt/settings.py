@@ -1,0 +1,71 @@
+"""Settings of the stt worker: section ``[stt]`` of config/tars.toml, env ``TARS_<FIELD>``."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from tars.runtime.settings import CoreSettings
+from tars_stt.duplex import DuplexSettings
+from tars_stt.endpointer import EndpointerSettings
+from tars_stt.filters import EchoSettings
+from tars_stt.transcriber import WhisperSettings
+
+
+class Settings(CoreSettings):
+    """Audio source, Whisper model, endpointing, duplex and echo knobs."""
+
+    section: ClassVar[str] = "stt"
+
+    audio_source: str = Field(
+        default="mic",
+        description='"mic" (own the sound card, publish its frames), "mqtt" (listen to '
+        'tars/audio/+/mic only) or "wav:<path>" (play a file as this site\'s microphone)',
+    )
+    audio_device: str | None = Field(default=None, description="input device name or index")
+    model: str | None = None
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    compute_type: str = "int8"
+    beam_size: int = Field(default=1, ge=1, le=10)
+    language: str | None = "en"
+    cpu_threads: int = Field(default=0, ge=0)
+    vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    pre_roll_s: float = Field(default=0.3, ge=0.0)
+    min_speech_s: float = Field(default=0.25, gt=0.0)
+    end_silence_s: float = Field(default=0.5, gt=0.0)
+    max_utterance_s: float = Field(default=15.0, gt=1.0)
+    partial_interval_s: float = Field(default=1.5, ge=0.0)
+    duplex_mode: Literal["half", "full"] = "half"
+    duplex_tail_s: float = Field(default=0.3, ge=0.0)
+    echo_window_s: float = Field(default=8.0, gt=0.0)
+    echo_threshold: float = Field(default=80.0, ge=0.0, le=100.0)
+    max_clock_gap_s: float = Field(
+        default=0.5, gt=0.0, description="a jump in a site's audio_time_s restarts its endpointer"
+    )
+
+    @field_validator("audio_source")
+    @classmethod
+    def _check_source(cls, value: str) -> str:
+        if value in ("mic", "mqtt") or (value.startswith("wav:") and len(value) > 4):
+            return value
+        raise ValueError('must be "mic", "mqtt" or "wav:<path>"')
+
+    def whisper(self) -> WhisperSettings:
+        return WhisperSettings(
+            model=self.model, device=self.device, compute_type=self.compute_type,
+            beam_size=self.beam_size, language=self.language, cpu_threads=self.cpu_threads,
+        )
+
+    def endpointing(self) -> EndpointerSettings:
+        return EndpointerSettings(
+            vad_aggressiveness=self.vad_aggressiveness, pre_roll_s=self.pre_roll_s,
+            min_speech_s=self.min_speech_s, end_silence_s=self.end_silence_s,
+            max_utterance_s=self.max_utterance_s, partial_interval_s=self.partial_interval_s,
+        )
+
+    def duplex(self) -> DuplexSettings:
+        return DuplexSettings(mode=self.duplex_mode, tail_s=self.duplex_tail_s)
+
+    def echo(self) -> EchoSettings:
+        return EchoSettings(window_s=self.echo_window_s, threshold=self.echo_threshold)
