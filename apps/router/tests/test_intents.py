@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from tars_router.answers import LocalAnswers, say_date, say_time
 from tars_router.clock import ManualClock, SystemClock
 from tars_router.intents import IntentMatcher, IntentName, normalize

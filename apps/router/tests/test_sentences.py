@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tars_router.sentences import SentenceSplitter, SplitterConfig, split_sentences
 
 CASES: list[tuple[str, str, list[str]]] = [

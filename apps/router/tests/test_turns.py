@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+
 from tars_router.clock import ManualClock
 from tars_router.history import ConversationHistory, Exchange
 from tars_router.turns import EndReason, Transition, TurnConfig, TurnMachine, TurnState

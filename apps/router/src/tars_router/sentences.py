@@ -97,7 +97,7 @@ class SentenceSplitter:
             return None
         window = self._buf[: cfg.max_chars + 1]
         found = [window.rfind(mark) for mark in SOFT_BREAKS]
-        soft = max((at + len(mark) - 1 for at, mark in zip(found, SOFT_BREAKS) if at >= 0),
+        soft = max((at + len(mark) - 1 for at, mark in zip(found, SOFT_BREAKS, strict=True) if at >= 0),
                    default=-1)
         if soft >= cfg.min_soft_chars:
             return soft

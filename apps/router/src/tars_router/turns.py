@@ -130,16 +130,40 @@ class TurnMachine:
 
     # -- events -----------------------------------------------------------------------------
 
-    def wake(self) -> list[Transition]:
+    def wake(self, turn_id: str | None = None) -> list[Transition]:
         """The wake word was heard. While thinking or speaking this is a barge-in."""
         out: list[Transition] = []
         if self.state in (TurnState.THINKING, TurnState.SPEAKING):
             out += self._end(EndReason.BARGE_IN, TurnState.IDLE, "wake")
         elif self.state in (TurnState.AWAKE, TurnState.LISTENING):
             return out
-        self._begin(follow_up=False)
+        self._begin(follow_up=False, turn_id=turn_id)
         out.append(self._move(TurnState.AWAKE, "wake"))
         return out
+
+    def utterance(self, text: str, turn_id: str) -> list[Transition]:
+        """A complete utterance (final transcript or typed text) that names its own turn.
+
+        Awake or listening: the open turn takes ``turn_id``. Idle or in the follow-up window:
+        a turn starts. Thinking or speaking: the current turn ends ``barge_in`` first.
+        """
+        out: list[Transition] = []
+        if self.state in (TurnState.THINKING, TurnState.SPEAKING):
+            out += self._end(EndReason.BARGE_IN, TurnState.IDLE, "utterance")
+        if self.state in (TurnState.IDLE, TurnState.FOLLOW_UP):
+            self._begin(follow_up=self.state is TurnState.FOLLOW_UP, turn_id=turn_id)
+            self.state = TurnState.AWAKE  # silently: the utterance itself is the first stage
+        assert self.turn is not None
+        self.turn.turn_id = turn_id
+        return out + self.transcript_final(text, turn_id)
+
+    def reply_delivered(self, text: str, turn_id: str | None = None) -> list[Transition]:
+        """The reply reached the user without speech (shown as text): it enters the history."""
+        if self.state in (TurnState.THINKING, TurnState.SPEAKING) and self._mine(turn_id):
+            assert self.turn is not None
+            if text.strip():
+                self.turn.spoken.append(text.strip())
+        return []
 
     def speech_started(self, turn_id: str | None = None) -> list[Transition]:
         """VAD found speech. In the follow-up window this starts a turn without the wake word."""
@@ -236,9 +260,9 @@ class TurnMachine:
     def _mine(self, turn_id: str | None) -> bool:
         return turn_id is None or (self.turn is not None and self.turn.turn_id == turn_id)
 
-    def _begin(self, *, follow_up: bool) -> None:
+    def _begin(self, *, follow_up: bool, turn_id: str | None = None) -> None:
         now = self._clock.monotonic()
-        self.turn = Turn(self._new_id(), self.site, self._clock.now(), now, follow_up=follow_up)
+        self.turn = Turn(turn_id or self._new_id(), self.site, self._clock.now(), now, follow_up=follow_up)
         self._llm_done = self._tts_active = False
 
     def _move(self, target: TurnState, event: str) -> Transition:

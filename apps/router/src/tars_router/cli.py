@@ -1,0 +1,104 @@
+"""``tars ask "TEXT"``: one typed turn through the router, printed as text or JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from typing import Annotated, Any
+
+import typer
+
+from tars.cli.common import configured_url, fail, print_json
+from tars.contracts import topics as T
+from tars.contracts.envelope import new_id
+from tars.contracts.turn import TextTurn, TurnEvent, TurnResult
+from tars.runtime import Inbound, Service
+from tars.runtime.errors import BusError, ConfigError
+from tars.runtime.settings import CoreSettings, load_settings
+
+
+class TurnWaiter:
+    """A future per correlation id, resolved by T.TURN_RESULT; stage events collected alongside."""
+
+    def __init__(self, service: Service) -> None:
+        self.pending: dict[str, asyncio.Future[TurnResult]] = {}
+        self.stages: dict[str, list[dict[str, Any]]] = {}
+        service.handle(T.TURN_RESULT, self._on_result)
+        service.handle(T.TURN_EVENT, self._on_event)
+
+    def expect(self, cid: str) -> asyncio.Future[TurnResult]:
+        fut: asyncio.Future[TurnResult] = asyncio.get_running_loop().create_future()
+        self.pending[cid] = fut
+        self.stages[cid] = []
+        return fut
+
+    async def wait(self, cid: str, fut: asyncio.Future[TurnResult], timeout_s: float) -> TurnResult:
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await fut
+        finally:
+            self.pending.pop(cid, None)
+            if not fut.done():
+                fut.cancel()
+
+    async def _on_result(self, msg: Inbound[TurnResult]) -> None:
+        fut = self.pending.get(msg.correlation_id)
+        if fut is not None and not fut.done():
+            fut.set_result(msg.payload)
+
+    async def _on_event(self, msg: Inbound[TurnEvent]) -> None:
+        if msg.correlation_id in self.stages:
+            self.stages[msg.correlation_id].append(msg.payload.model_dump(exclude_none=True))
+
+
+async def run_ask(text: str, url: str, namespace: str, *, speak: bool, use_llm: bool,
+                  timeout_s: float, site: str | None, quiet: bool) -> dict[str, Any]:
+    """Make sure the workers run, send the text, return the turn's result as a dict."""
+    from tars.runtime.mqtt import MqttBus
+    from tars.stack.ephemeral import ensure_stack
+
+    needed = ["router", "llm", "tools"] if use_llm else ["router"]
+    async with ensure_stack(needed, url, namespace=namespace, quiet=quiet) as stack:
+        service = Service("cli-ask", MqttBus(stack.url, f"tars-ask-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+                                             namespace=namespace, connect_timeout=5))
+        waiter = TurnWaiter(service)
+        await service.start()
+        try:
+            cid = new_id()
+            fut = waiter.expect(cid)
+            await service.publish(T.ROUTER_TEXT, TextTurn(text=text, speak=speak),
+                                  correlation_id=cid, site_id=site)
+            result = await waiter.wait(cid, fut, timeout_s)
+            await asyncio.sleep(0.05)  # let the "ended" event published just before land
+            return {"correlation_id": cid, **result.model_dump(), "stages": waiter.stages.pop(cid)}
+        finally:
+            await service.stop()
+
+
+def ask(
+    text: Annotated[str, typer.Argument(help="What to ask, e.g. \"what time is it\"")],
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    url: Annotated[str | None, typer.Option(help="mqtt://user:pass@host:port")] = None,
+    speak: Annotated[bool, typer.Option("--speak/--no-speak", help="Also speak the reply")] = True,
+    llm: Annotated[bool, typer.Option("--llm/--no-llm",
+                                      help="--no-llm: only the router (local intents)")] = True,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the reply")] = 120.0,
+    site: Annotated[str | None, typer.Option(help="Site id of the turn")] = None,
+) -> None:
+    """Ask tars something by text; prints the reply (starts missing workers for the command)."""
+    try:
+        namespace = load_settings(CoreSettings).namespace
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    try:
+        out = asyncio.run(run_ask(text, configured_url(url), namespace, speak=speak, use_llm=llm,
+                                  timeout_s=timeout, site=site, quiet=json_))
+    except TimeoutError:
+        raise fail(f"no reply within {timeout:.0f}s", 4) from None
+    except BusError as exc:
+        raise fail(str(exc), 3) from None
+    if json_:
+        print_json(out)
+    else:
+        typer.echo(out["reply"] or f"({out['reason']})")

@@ -1,0 +1,40 @@
+"""Settings of the router (section ``[router]`` of config/tars.toml, env ``TARS_<FIELD>``)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from tars.runtime.settings import CoreSettings
+from tars_router.turns import TurnConfig
+
+
+class Settings(CoreSettings):
+    """Router settings: turn windows, LLM and TTS timeouts, the degradation sentence."""
+
+    section: ClassVar[str] = "router"
+
+    assistant_name: str = "TARS"
+    timezone: str = Field(default="", description="IANA zone for time/date answers; empty = local")
+    wake_window_s: float = Field(default=8.0, gt=0)
+    listen_timeout_s: float = Field(default=15.0, gt=0)
+    think_timeout_s: float = Field(default=60.0, gt=0, description="Whole LLM reply")
+    speak_timeout_s: float = Field(default=60.0, gt=0, description="Silence from TTS while speaking")
+    follow_up_window_s: float = Field(default=6.0, ge=0)
+    history_turns: int = Field(default=8, ge=1)
+    first_chunk_timeout_s: float = Field(default=25.0, gt=0,
+                                         description="No reply text by then: apologise")
+    tts_start_timeout_s: float = Field(default=3.0, gt=0,
+                                       description="No TTS status by then: end the turn headless")
+    max_tokens: int = Field(default=256, ge=1)
+    temperature: float = Field(default=0.3, ge=0)
+    volume_step: float = Field(default=0.25, gt=0)
+    offline_reply: str = "I can't reach my language model right now."
+
+    def turn_config(self) -> TurnConfig:
+        return TurnConfig(wake_window_s=self.wake_window_s, listen_timeout_s=self.listen_timeout_s,
+                          think_timeout_s=self.think_timeout_s,
+                          speak_timeout_s=self.speak_timeout_s,
+                          follow_up_window_s=self.follow_up_window_s,
+                          history_turns=self.history_turns)
