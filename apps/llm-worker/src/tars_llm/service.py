@@ -81,8 +81,10 @@ class LlmWorker:
     """Serves T.LLM_REQUEST one generation at a time (bounded queue) on ``model``."""
 
     def __init__(self, settings: Settings, service: Service, model: ChatModel,
-                 profile: CharacterProfile, config: LLMConfig | None = None) -> None:
+                 profile: CharacterProfile, config: LLMConfig | None = None, *,
+                 owns_model: bool = True) -> None:
         self.settings, self.service, self.model = settings, service, model
+        self.owns_model = owns_model
         self.config = config or settings.engine_config()
         self.builder = PromptBuilder.from_config(self.config, profile)
         self.memory: Requester[MemoryResults] = Requester(
@@ -124,7 +126,8 @@ class LlmWorker:
         self.turns.cancel_all()
         await self.memory.close()
         await self.tool_calls.close()
-        await self.model.aclose()
+        if self.owns_model:
+            await self.model.aclose()
 
     # -- state from the bus -------------------------------------------------------------------
     async def on_registry(self, msg: Inbound[ToolRegistry]) -> None:
@@ -325,10 +328,13 @@ async def load_model(config: LLMConfig) -> ChatModel:
 
 
 async def build_worker(settings: Settings, service: Service, model: ChatModel | None = None) -> LlmWorker:
-    """Load the persona and the model, then register the handlers on ``service``."""
+    """Load the persona and the model, then register the handlers on ``service``.
+
+    A ``model`` given by the caller is used as is and not closed at stop."""
     profile = await asyncio.to_thread(load_character_file, settings.character_file)
     config = settings.engine_config()
-    worker = LlmWorker(settings, service, model or await load_model(config), profile, config)
+    worker = LlmWorker(settings, service, model or await load_model(config), profile, config,
+                       owns_model=model is None)
     worker.install()
     return worker
 
