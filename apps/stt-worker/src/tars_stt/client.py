@@ -54,6 +54,7 @@ class Heard:
     final: SttFinal
     correlation_id: str
     published_ts: float
+    site: str = ""
 
     @property
     def latency_ms(self) -> float:
@@ -72,7 +73,7 @@ class FinalCollector:
     async def __call__(self, msg: Inbound[SttFinal]) -> None:
         if self.site is not None and msg.site_id != self.site:
             return
-        self.heard.append(Heard(msg.payload, msg.correlation_id, msg.envelope.ts))
+        self.heard.append(Heard(msg.payload, msg.correlation_id, msg.envelope.ts, msg.site_id or ""))
         self._changed.set()
 
     async def wait(self, n: int = 1, timeout_s: float = 30.0) -> list[Heard]:

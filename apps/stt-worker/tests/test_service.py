@@ -1,0 +1,182 @@
+"""The stt service on the InMemoryBus: finals, correlation ids, bad frames, mute, duplex."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tars.audio import SAMPLE_RATE
+from tars.contracts import decode
+from tars.contracts import topics as T
+from tars.contracts.audio import AudioFrame
+from tars.contracts.errors import ErrorEvent
+from tars.contracts.stt import SttControl, SttState
+from tars.contracts.tts import TtsStatus
+from tars.runtime import InMemoryBroker, InMemoryBus, Service, load_settings
+from tars.testing.bus_contract import Collector
+from tars_stt import Transcription
+from tars_stt.client import FinalCollector, stream_audio
+from tars_stt.service import SttWorker, setup
+from tars_stt.settings import Settings
+
+Speech = np.ndarray  # type: ignore[type-arg]
+
+
+class ScriptedTranscriber:
+    """A Transcriber seam stand-in: answers each call with the next scripted text."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = list(texts)
+        self.calls: list[int] = []
+
+    @property
+    def loaded(self) -> bool:
+        return True
+
+    def load(self) -> None:
+        return None
+
+    def transcribe(self, samples: Any) -> Transcription:
+        self.calls.append(int(samples.size))
+        text = self.texts.pop(0) if self.texts else "more words here"
+        return Transcription(text, "en", 0.9, samples.size / SAMPLE_RATE, 0.01)
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": "scripted", "model": "none"}
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[tuple[Service, SttWorker, ScriptedTranscriber, FinalCollector]]:
+    broker = InMemoryBroker()
+    worker_svc = Service("stt", InMemoryBus(broker), heartbeat_s=3600)
+    script = ScriptedTranscriber(["Turn on the lights.", "Second one please."])
+    settings = load_settings(Settings, audio_source="mqtt", partial_interval_s=0.0)
+    worker = await setup(settings, worker_svc, transcriber=script)
+    client = Service("client", InMemoryBus(broker), heartbeat_s=3600)
+    finals = FinalCollector()
+    client.handle(T.STT_FINAL, finals)
+    await worker_svc.start()
+    await client.start()
+    yield client, worker, script, finals
+    await client.stop()
+    await worker_svc.stop()
+
+
+@pytest.fixture(scope="module")
+def utterance() -> Speech:
+    from tars.testing import speech
+
+    return speech.espeak("Turn on the lights in the kitchen please.")
+
+
+async def test_each_utterance_gets_a_final_with_its_own_correlation_and_timing(
+    rig: tuple[Service, SttWorker, ScriptedTranscriber, FinalCollector], utterance: Speech
+) -> None:
+    client, _worker, _script, finals = rig
+    lead = np.zeros(SAMPLE_RATE, dtype=np.int16)  # speech starts at 1.0 s on the audio clock
+    audio = np.concatenate([lead, utterance, np.zeros(SAMPLE_RATE, dtype=np.int16), utterance])
+    await stream_audio(client, "den", audio, speed=0, start_s=10.0)
+    heard = await finals.wait(2, timeout_s=10)
+    first, second = heard
+    assert [h.final.text for h in heard] == ["Turn on the lights.", "Second one please."]
+    assert first.correlation_id != second.correlation_id
+    speech_s = utterance.size / SAMPLE_RATE
+    assert abs(first.final.speech_start_s - 11.0) < 0.2
+    assert abs(first.final.speech_end_s - (11.0 + speech_s)) < 0.35
+    assert first.final.speech_start_s < first.final.speech_end_s < second.final.speech_start_s
+    assert first.final.speech_end_ts > 0 and first.latency_ms >= 0
+    assert first.final.audio_s > speech_s * 0.8 and first.final.confidence == 0.9
+
+
+async def test_wrong_rate_and_garbage_are_reported_and_the_worker_keeps_serving(
+    rig: tuple[Service, SttWorker, ScriptedTranscriber, FinalCollector], utterance: Speech
+) -> None:
+    client, _worker, _script, finals = rig
+    errors = Collector()
+    await client.bus.subscribe(T.SYSTEM_ERROR.filter, errors)
+    await client.publish(T.AUDIO_MIC, AudioFrame(sample_rate=44100), pcm=b"\x01\x00" * 441,
+                         params={"site": "den"})
+    await client.bus.publish(T.AUDIO_MIC.topic(site="den"), b"\x00garbage")
+    got = await errors.wait_for(2)
+    events = [decode(m.payload).payload(ErrorEvent) for m in got]
+    assert {e.kind for e in events} == {"validation", "decode"}
+    assert any("44100 Hz" in e.reason for e in events)
+    await stream_audio(client, "den", utterance, speed=0)
+    assert (await finals.wait(1, timeout_s=10))[0].final.text == "Turn on the lights."
+
+
+async def test_mute_publishes_retained_state_and_drops_audio(
+    rig: tuple[Service, SttWorker, ScriptedTranscriber, FinalCollector], utterance: Speech
+) -> None:
+    client, worker, script, finals = rig
+    states = Collector()
+    await client.bus.subscribe(T.STT_STATE.filter, states)
+    await client.publish(T.STT_CONTROL, SttControl(action="mute"), site_id="den")
+    await states.wait_for(1)
+    assert decode(states.messages[-1].payload).payload(SttState).muted
+    await stream_audio(client, "den", utterance, speed=0)
+    await asyncio.sleep(0.2)
+    assert finals.heard == [] and script.calls == []
+    await client.publish(T.STT_CONTROL, SttControl(action="unmute"), site_id="den")
+    await states.wait_for(2)
+    assert not decode(states.messages[-1].payload).payload(SttState).muted
+    await stream_audio(client, "den", utterance, speed=0, start_s=30.0)
+    assert len(await finals.wait(1, timeout_s=10)) == 1
+    assert worker.published_finals == 1
+
+
+async def test_half_duplex_drops_audio_while_tts_speaks_and_echo_is_filtered(
+    rig: tuple[Service, SttWorker, ScriptedTranscriber, FinalCollector],
+    utterance: Speech,
+) -> None:
+    client, worker, script, finals = rig
+    await client.publish(T.TTS_STATUS, TtsStatus(event="started", text="Turn on the lights."),
+                         site_id="den")
+    await asyncio.sleep(0.05)
+    await stream_audio(client, "den", utterance, speed=0)
+    await asyncio.sleep(0.2)
+    assert script.calls == []  # dropped while speaking
+    await client.publish(T.TTS_STATUS, TtsStatus(event="ended", text="Turn on the lights."),
+                         site_id="den")
+    await asyncio.sleep(0.4)  # past the duplex tail
+    await stream_audio(client, "den", utterance, speed=0, start_s=20.0)
+    for _ in range(100):
+        if worker.dropped_finals:
+            break
+        await asyncio.sleep(0.05)
+    assert worker.dropped_finals == 1 and finals.heard == []  # echo of what TTS just said
+    await stream_audio(client, "den", utterance, speed=0, start_s=40.0)
+    assert [h.final.text for h in await finals.wait(1)] == ["Second one please."]
+
+
+async def test_partials_carry_the_utterance_correlation_id(utterance: Speech) -> None:
+    broker = InMemoryBroker()
+    worker_svc = Service("stt", InMemoryBus(broker), heartbeat_s=3600)
+    script = ScriptedTranscriber(["partial words", "final words"])
+    settings = load_settings(Settings, audio_source="mqtt", partial_interval_s=0.5)
+    await setup(settings, worker_svc, transcriber=script)
+    client = Service("client", InMemoryBus(broker), heartbeat_s=3600)
+    finals = FinalCollector()
+    partials = Collector()
+    client.handle(T.STT_FINAL, finals)
+    await worker_svc.start()
+    await client.start()
+    await client.bus.subscribe(T.STT_PARTIAL.filter, partials)
+    await stream_audio(client, "den", utterance, speed=2.0)
+    heard = await finals.wait(1, timeout_s=10)
+    await partials.wait_for(1)
+    assert decode(partials.messages[0].payload).correlation_id == heard[0].correlation_id
+    await client.stop()
+    await worker_svc.stop()
+
+
+def test_settings_reject_a_bad_source() -> None:
+    from tars.runtime import ConfigError
+
+    with pytest.raises(ConfigError, match="audio_source"):
+        load_settings(Settings, audio_source="speaker")
+
