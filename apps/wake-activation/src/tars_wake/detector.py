@@ -163,6 +163,13 @@ class WakeDetector:
             for model in self._models.values():
                 model.reset()
 
+    def restart(self, origin_s: float) -> None:
+        """A new stream (or a jump in its clock): forget everything, restart at ``origin_s``."""
+        self.reset()
+        with self._lock:
+            self._origin, self._chunks = origin_s, 0
+            self._quiet_until.clear()
+
     def skip(self, n_samples: int) -> None:
         """Audio that was not fed (muted, dropped): advance the clock over it and reset."""
         self.reset()

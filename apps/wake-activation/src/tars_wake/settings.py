@@ -1,0 +1,28 @@
+"""Settings of the wake worker: section ``[wake]`` of config/tars.toml, env ``TARS_<FIELD>``."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from tars.runtime.settings import CoreSettings
+from tars_wake.detector import WakeSettings
+from tars_wake.phrase import DEFAULT_PHRASES
+
+
+class Settings(CoreSettings):
+    """Wake models, threshold, phrase mode."""
+
+    section: ClassVar[str] = "wake"
+
+    models: list[str] = Field(default_factory=lambda: ["hey_jarvis"], min_length=1)
+    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    refractory_s: float = Field(default=2.0, ge=0.0)
+    phrase_mode: bool = Field(default=True, description="also wake on a phrase in stt/final")
+    phrases: list[str] = Field(default_factory=lambda: list(DEFAULT_PHRASES))
+    max_clock_gap_s: float = Field(default=0.5, gt=0.0)
+
+    def wake(self) -> WakeSettings:
+        return WakeSettings(models=tuple(self.models), threshold=self.threshold,
+                            refractory_s=self.refractory_s)

@@ -1,0 +1,114 @@
+"""The wake service on the InMemoryBus with the real openWakeWord models."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import numpy as np
+import pytest
+
+from tars.audio import SAMPLE_RATE
+from tars.contracts import decode
+from tars.contracts import topics as T
+from tars.contracts.audio import AudioFrame
+from tars.contracts.llm import LlmCancel
+from tars.contracts.stt import SttFinal
+from tars.contracts.tts import TtsControl, TtsStatus
+from tars.contracts.wake import WakeEvent
+from tars.runtime import InMemoryBroker, InMemoryBus, Service, load_settings
+from tars.testing.bus_contract import Collector
+from tars_wake.service import WakeWorker, setup
+from tars_wake.settings import Settings
+
+pytestmark = pytest.mark.models
+Speech = np.ndarray  # type: ignore[type-arg]
+
+
+async def send(client: Service, site: str, audio: Speech, start_s: float = 0.0) -> None:
+    n = 480
+    for off in range(0, audio.size, n):
+        await client.publish(T.AUDIO_MIC, AudioFrame(seq=off // n, audio_time_s=start_s + off / SAMPLE_RATE),
+                             pcm=audio[off:off + n].astype("<i2").tobytes(), params={"site": site})
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[tuple[Service, WakeWorker, Collector]]:
+    broker = InMemoryBroker()
+    svc = Service("wake", InMemoryBus(broker), heartbeat_s=3600)
+    worker = await setup(load_settings(Settings), svc)
+    client = Service("client", InMemoryBus(broker), heartbeat_s=3600)
+    wakes = Collector()
+    await svc.start()
+    await client.start()
+    await client.bus.subscribe(T.WAKE_EVENT.filter, wakes)
+    yield client, worker, wakes
+    await client.stop()
+    await svc.stop()
+
+
+async def drained(worker: WakeWorker) -> None:
+    for _ in range(400):
+        if all(s.queue.empty() for s in worker.sites.values()):
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+
+
+async def test_hey_jarvis_wakes_and_ordinary_speech_does_not(
+    rig: tuple[Service, WakeWorker, Collector], say: Callable[[str, str], Speech]
+) -> None:
+    client, worker, wakes = rig
+    await send(client, "hall", say("espeak", "Turn on the lights in the kitchen."))
+    await send(client, "hall", say("piper", "Please close the garage door."), start_s=5.0)
+    await drained(worker)
+    assert wakes.messages == []
+    await send(client, "hall", say("piper", "Hey Jarvis, what time is it?"), start_s=20.0)
+    msg = (await wakes.wait_for(1, timeout=20))[0]
+    env = decode(msg.payload)
+    event = env.payload(WakeEvent)
+    assert env.site_id == "hall" and event.model == "hey_jarvis" and event.score >= 0.5
+    assert 20.0 < event.audio_time_s < 20.0 + 2.5 and not event.barge_in
+
+
+async def test_wake_while_speaking_is_a_barge_in(
+    rig: tuple[Service, WakeWorker, Collector], say: Callable[[str, str], Speech]
+) -> None:
+    client, _worker, wakes = rig
+    controls, cancels = Collector(), Collector()
+    await client.bus.subscribe(T.TTS_CONTROL.filter, controls)
+    await client.bus.subscribe(T.LLM_CANCEL.filter, cancels)
+    await client.publish(T.TTS_STATUS, TtsStatus(event="started", text="A long answer"),
+                         correlation_id="reply-1", site_id="hall")
+    await asyncio.sleep(0.05)
+    await send(client, "hall", say("piper", "Hey Jarvis, stop."))
+    event = decode((await wakes.wait_for(1, timeout=20))[0].payload).payload(WakeEvent)
+    assert event.barge_in
+    stop = decode((await controls.wait_for(1))[0].payload)
+    assert stop.payload(TtsControl).action == "stop" and stop.payload(TtsControl).target == "reply-1"
+    cancel = decode((await cancels.wait_for(1))[0].payload)
+    assert cancel.correlation_id == "reply-1" and cancel.payload(LlmCancel).reason == "barge-in"
+
+
+async def test_wake_phrase_in_a_transcript(rig: tuple[Service, WakeWorker, Collector]) -> None:
+    client, _worker, wakes = rig
+    await client.publish(T.STT_FINAL, SttFinal(text="Okay, thanks."), site_id="den")
+    await client.publish(T.STT_FINAL, SttFinal(text="Hey TARS, what's the weather?",
+                                               speech_start_s=3.0),
+                         correlation_id="turn-7", site_id="den")
+    env = decode((await wakes.wait_for(1))[0].payload)
+    event = env.payload(WakeEvent)
+    assert (event.phrase, event.command, event.model) == ("hey tars", "what's the weather?", "phrase")
+    assert env.correlation_id == "turn-7" and env.site_id == "den" and event.audio_time_s == 3.0
+    await asyncio.sleep(0.1)
+    assert len(wakes.messages) == 1
+
+
+async def test_wrong_rate_is_reported(rig: tuple[Service, WakeWorker, Collector]) -> None:
+    client, _worker, _wakes = rig
+    errors = Collector()
+    await client.bus.subscribe(T.SYSTEM_ERROR.filter, errors)
+    await client.publish(T.AUDIO_MIC, AudioFrame(sample_rate=8000), pcm=b"\x00\x00" * 80,
+                         params={"site": "hall"})
+    event = decode((await errors.wait_for(1))[0].payload)
+    assert event.data["kind"] == "validation" and "8000 Hz" in event.data["reason"]
