@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tars.audio import int16_to_float, read_wav
 from tars_tts import PiperSynthesizer
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from tars_tts import (
     CachingSynthesizer,
     PhraseCache,
@@ -24,7 +25,7 @@ from tars_tts import (
     VoiceSettings,
     WavFileSink,
 )
-from tars_tts.bench import run as run_bench
+from tars_tts.bench import measure as run_bench
 
 pytestmark = pytest.mark.models
 
@@ -46,9 +47,12 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
 class Recorder:
     def __init__(self) -> None:
         self.events: list[SpeechEvent] = []
+        self.started = asyncio.Event()
 
     async def __call__(self, event: SpeechEvent) -> None:
         self.events.append(event)
+        if isinstance(event, SpeakingStarted):
+            self.started.set()
 
     def of(self, kind: type[SpeechEvent]) -> list[SpeechEvent]:
         return [e for e in self.events if isinstance(e, kind)]
@@ -82,8 +86,7 @@ async def test_stop_during_a_long_reply_ends_within_100_ms(piper_voice: PiperSyn
     sink, rec = WavFileSink(tmp_path, pace=1.0), Recorder()
     async with SpeechQueue(piper_voice, sink, on_event=rec) as q:
         await q.say(SayRequest(long_reply, "long"))
-        while not rec.of(SpeakingStarted):
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(rec.started.wait(), 10)
         await asyncio.sleep(0.8)
         t0 = time.monotonic()
         await q.stop("long")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
+
 from tars.audio import NoAudioDeviceError, read_wav
 from tars_tts import (
     CallbackSink,

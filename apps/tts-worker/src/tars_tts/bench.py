@@ -1,13 +1,15 @@
-"""Measure the tts engine: first-audio latency, real-time factor and phrase-cache hit time."""
+"""``tars bench tts``: first-audio latency and real-time factor of the speech queue on the piper voice."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import random
 import statistics
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +40,7 @@ ACK = "Okay."
 class BenchResult:
     replies: int
     first_audio_p50_ms: float
+    first_audio_p90_ms: float
     first_audio_max_ms: float
     rtf: float
     cpu_rtf: float
@@ -79,7 +82,7 @@ def measure_cache(synth: Synthesizer, phrase: str = ACK) -> tuple[float, float]:
     return (t1 - t0) * 1000, (t2 - t1) * 1000
 
 
-async def run(synth: Synthesizer, sentences: list[str] | None = None) -> BenchResult:
+async def measure(synth: Synthesizer, sentences: list[str] | None = None) -> BenchResult:
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, synth.load)
     await measure_replies(synth, ["Warm up."])
@@ -94,6 +97,7 @@ async def run(synth: Synthesizer, sentences: list[str] | None = None) -> BenchRe
     return BenchResult(
         replies=len(ended),
         first_audio_p50_ms=round(statistics.median(latencies), 1),
+        first_audio_p90_ms=round(_pct(latencies, 0.9), 1),
         first_audio_max_ms=round(max(latencies), 1),
         rtf=round(synth_s / audio_s, 4) if audio_s else float("nan"),
         cpu_rtf=round(cpu_s / audio_s, 4) if audio_s else float("nan"),
@@ -104,13 +108,52 @@ async def run(synth: Synthesizer, sentences: list[str] | None = None) -> BenchRe
     )
 
 
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+_SUBJECTS = ["The kitchen light", "Your ten minute timer", "The front door", "The living room heater",
+             "Tomorrow's weather", "Your next meeting", "The washing machine", "The garden sprinkler"]
+_PREDICATES = ["is now switched off", "will end in about four minutes", "was locked at nine fifteen",
+               "is set to twenty one degrees", "looks cloudy with light rain after lunch",
+               "starts at half past three with Anna", "finished its cycle a minute ago",
+               "will run again on Saturday morning"]
+_TAILS = ["", " Anything else?", " I will remind you later.", " That is all for now."]
+
+
+def generated_sentences(n: int, seed: int = 7) -> list[str]:
+    """``n`` assistant-style replies built from templates (seeded, so runs compare)."""
+    rng = random.Random(seed)
+    return [f"{rng.choice(_SUBJECTS)} {rng.choice(_PREDICATES)}.{rng.choice(_TAILS)}" for _ in range(n)]
+
+
+GOAL_FIRST_AUDIO_P50_MS = 250.0
+GOAL_RTF = 0.1
+
+
+def run(n: int = 20, threads: int = 0, seed: int = 7) -> dict[str, Any]:
+    """The ``tars bench tts`` entry point: ``n`` generated replies through the real speech queue
+    and piper voice (in process), one after another. Prints goals next to the measurements."""
+    synth = PiperSynthesizer(VoiceSettings(threads=int(threads)))
+    result = asyncio.run(measure(synth, generated_sentences(int(n), int(seed))))
+    return {
+        "bench": "tts",
+        **asdict(result),
+        "threads": int(threads),
+        "goal_first_audio_p50_ms": GOAL_FIRST_AUDIO_P50_MS,
+        "goal_rtf": GOAL_RTF,
+        "goal_met": result.first_audio_p50_ms <= GOAL_FIRST_AUDIO_P50_MS and result.rtf <= GOAL_RTF,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Benchmark the tars tts engine (piper voice).")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the sentence set")
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: auto)")
     args = parser.parse_args()
     synth = PiperSynthesizer(VoiceSettings(threads=args.threads))
-    result = asyncio.run(run(synth, SENTENCES * max(1, args.rounds)))
+    result = asyncio.run(measure(synth, SENTENCES * max(1, args.rounds)))
     print(json.dumps(asdict(result), indent=2))
 
 

@@ -14,8 +14,8 @@ from types import TracebackType
 from typing import Self
 
 import numpy as np
-from tars.audio import AudioSink
 
+from tars.audio import AudioSink
 from tars_tts.config import PlayerSettings, TextSettings
 from tars_tts.errors import SpeechQueueClosedError, TtsError
 from tars_tts.events import (
@@ -263,7 +263,7 @@ class SpeechQueue:
             try:
                 if self._on_event is not None:
                     await self._on_event(event)
-            except Exception:  # noqa: BLE001 - a faulty listener must not stop the queue
+            except Exception:
                 _LOG.exception("speech event handler failed on %s", type(event).__name__)
             finally:
                 self._events.task_done()
@@ -300,7 +300,7 @@ class SpeechQueue:
             if reply.sink_open:
                 await self.sink.abort()
             raise
-        except Exception as exc:  # noqa: BLE001 - any sink failure ends the reply as an error
+        except Exception as exc:
             reason, error = "error", f"audio output failed: {exc}"
             _LOG.warning("tts: %s", error)
             with contextlib.suppress(Exception):

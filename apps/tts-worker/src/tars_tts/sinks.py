@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
 from tars.audio import NoAudioDeviceError, require_device
 
 Int16Array = npt.NDArray[np.int16]
