@@ -51,6 +51,11 @@ class Settings(CoreSettings):
             return value
         raise ValueError('must be "mic", "mqtt" or "wav:<path>"')
 
+    @field_validator("language", "model", "audio_device")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
     def whisper(self) -> WhisperSettings:
         return WhisperSettings(
             model=self.model, device=self.device, compute_type=self.compute_type,
