@@ -397,7 +397,7 @@ def worker_env(mqtt_url: str, namespace: str, **settings: Any) -> dict[str, str]
 def llm_worker(mqtt_url: str, qwen_path: Path) -> Iterator[tuple[WorkerProcess, str]]:
     """One embedded-model llm worker for the whole session, in its own namespace."""
     namespace = f"t{uuid.uuid4().hex[:10]}/"
-    worker = WorkerProcess(worker_env(mqtt_url, namespace, model_path=qwen_path, n_ctx=2048, n_threads=2,
+    worker = WorkerProcess(worker_env(mqtt_url, namespace, model_path=qwen_path, n_ctx=2048, n_threads=1,
                                       tool_timeout_s=5, max_tokens=96))
     try:
         worker.wait_ready(240)
