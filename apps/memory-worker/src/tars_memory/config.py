@@ -28,8 +28,8 @@ class IndexConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     m: int = Field(default=16, ge=2, description="HNSW graph degree (M).")
-    ef_construction: int = Field(default=200, ge=1)
-    ef_search: int = Field(default=64, ge=1, description="Query-time ef (raised to k if lower).")
+    ef_construction: int = Field(default=100, ge=1)
+    ef_search: int = Field(default=128, ge=1, description="Query-time ef (raised to k if lower).")
     initial_capacity: int = Field(default=1024, ge=1)
     growth_factor: float = Field(default=2.0, gt=1.0)
     num_threads: int = Field(default=1, ge=1)

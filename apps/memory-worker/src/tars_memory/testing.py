@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,6 +41,6 @@ class HashingEmbedder:
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in _WORD.findall(text.lower()):
-                h = zlib.crc32(word.encode())
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest())
                 out[row, h % self._dim] += 1.0 if (h >> 16) & 1 else -1.0
         return normalize_rows(out)
