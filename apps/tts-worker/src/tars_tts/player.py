@@ -345,7 +345,7 @@ class SpeechQueue:
                                            first_sample_at=self._clock(),
                                            requested_at=reply.requested_at))
             await self.sink.write(block)
-        reply.audio_s += chunk.duration_s
+            reply.audio_s += block.size / chunk.sample_rate  # what reached the sink, even if stopped
 
     async def _produce(self, reply: _Reply, pipeline: asyncio.Queue[_Item]) -> None:
         gap = self.player_settings.stream_gap_s
