@@ -404,3 +404,19 @@ def llm_worker(mqtt_url: str, qwen_path: Path) -> Iterator[tuple[WorkerProcess, 
         yield worker, namespace
     finally:
         worker.stop()
+
+
+@pytest.fixture
+def worker_process(mqtt_url: str) -> Iterator[Any]:
+    """worker_process(namespace, **settings): a started llm worker subprocess (no model load)."""
+    made: list[WorkerProcess] = []
+
+    def start(namespace: str, **settings: Any) -> WorkerProcess:
+        worker = WorkerProcess(worker_env(mqtt_url, namespace, **settings))
+        made.append(worker)
+        worker.wait_ready(60)
+        return worker
+
+    yield start
+    for worker in made:
+        worker.stop()

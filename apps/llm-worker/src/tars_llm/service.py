@@ -24,7 +24,7 @@ from tars.runtime import (
     TarsError,
 )
 from tars_llm.config import LLMConfig
-from tars_llm.errors import LLMError
+from tars_llm.errors import LLMError, ProviderError
 from tars_llm.factory import create_chat_model
 from tars_llm.model import ChatModel, collect
 from tars_llm.persona import load_character_file, profile_from_character
@@ -169,7 +169,7 @@ class LlmWorker:
             if request.use_rag:
                 memories = await self.recall(msg, turn)
             if self._waiting >= self.settings.queue_max and self._slots.locked():
-                await self.service.report_error("busy", "generation queue full", topic=msg.topic,
+                await self.service.report_error("request", "generation queue full", topic=msg.topic,
                                                 correlation_id=msg.correlation_id)
                 return LlmResponse(text=BUSY_TEXT, finish_reason="error", error="busy: queue full")
             self._waiting += 1
@@ -231,7 +231,8 @@ class LlmWorker:
         if not isinstance(exc, LLMError):
             log.exception("generation failed")
         reason = f"{type(exc).__name__}: {exc}"
-        await self.service.report_error("llm", reason, topic=msg.topic, correlation_id=msg.correlation_id)
+        kind = "dependency" if isinstance(exc, ProviderError) else "handler"
+        await self.service.report_error(kind, reason, topic=msg.topic, correlation_id=msg.correlation_id)
         await stream.done()
         return LlmResponse(text=ERROR_TEXT, finish_reason="error", error=reason[:500],
                            first_token_ms=stream.first_ms)
