@@ -21,7 +21,7 @@ class Settings(CoreSettings):
     audio_source: str = Field(
         default="mic",
         description='"mic" (own the sound card, publish its frames), "mqtt" (listen to '
-        'tars/audio/+/mic only) or "wav:<path>" (play a file as this site\'s microphone)',
+        'the MQTT audio topic only) or "wav:<path>" (play a file as this site\'s microphone)',
     )
     audio_device: str | None = Field(default=None, description="input device name or index")
     model: str | None = None

@@ -21,6 +21,8 @@ class Heartbeat(Payload):
     handled: int
     errors: int
     in_flight: int
+    rss_mb: float = 0.0
+    pid: int = 0
 
 
 class Info(Payload):

@@ -28,6 +28,18 @@ from tars.runtime.errors import BusError
 from tars.runtime.lag import LagMonitor
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def rss_mb() -> float:
+    """This process's resident set size in MB (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
 log = logging.getLogger("tars.service")
 
 
@@ -83,7 +95,8 @@ class Service:
 
     def __init__(self, name: str, bus: Bus, *, instance: str | None = None, site_id: str | None = None,
                  max_concurrency: int = 64, heartbeat_s: float = 10.0,
-                 models: dict[str, str] | None = None, capabilities: list[str] | None = None) -> None:
+                 models: dict[str, str] | None = None, capabilities: list[str] | None = None,
+                 announce: bool = True) -> None:
         self.name = name
         self.bus = bus
         self.instance = instance or bus.client_id
@@ -103,7 +116,9 @@ class Service:
         self._cleanups: list[Callable[[], Awaitable[None] | None]] = []
         self._start_hooks: list[Callable[[], Awaitable[None]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        bus.on_connect(self._announce)
+        if announce:  # clients such as CLI commands do not announce a status
+            bus.on_connect(self._announce)
+        self.announce = announce
 
     # -- registration -------------------------------------------------------------------------
     def handle(self, spec: TopicSpec, handler: Handler, *, topic: str | None = None) -> None:
@@ -141,7 +156,8 @@ class Service:
         await self.bus.start()
         for spec, handler, topic in self._handlers:
             await self._subscribe(spec, handler, topic)
-        self._heartbeat = asyncio.create_task(self._beat(), name=f"{self.name}-heartbeat")
+        if self.announce:
+            self._heartbeat = asyncio.create_task(self._beat(), name=f"{self.name}-heartbeat")
         for hook in self._start_hooks:
             await hook()
 
@@ -166,11 +182,12 @@ class Service:
             res = fn()
             if res is not None:
                 await res
-        try:
-            await self.publish(T.SYSTEM_STATUS, Status(state="offline", instance=self.instance, reason=reason),
-                               params={"service": self.name})
-        except BusError:
-            log.debug("could not publish offline status (broker gone)")
+        if self.announce:
+            try:
+                await self.publish(T.SYSTEM_STATUS, Status(state="offline", instance=self.instance, reason=reason),
+                                   params={"service": self.name})
+            except BusError:
+                log.debug("could not publish offline status (broker gone)")
         await self.bus.stop()
         await self.lag.stop()
 
@@ -278,7 +295,7 @@ class Service:
         return Heartbeat(uptime_s=time.monotonic() - self._started_at, lag_p50_ms=lag["lag_p50_ms"],
                          lag_p99_ms=lag["lag_p99_ms"], lag_max_ms=lag["lag_max_ms"],
                          handled=self.counters.handled, errors=self.counters.errors,
-                         in_flight=self.dispatcher.in_flight)
+                         in_flight=self.dispatcher.in_flight, rss_mb=rss_mb(), pid=os.getpid())
 
     async def _beat(self) -> None:
         while True:
