@@ -1,4 +1,4 @@
-"""Memory payloads: query/results, ingest, forget."""
+"""Memory payloads: query/results, ingest, forget, stats."""
 
 from __future__ import annotations
 
@@ -54,8 +54,12 @@ class MemoryForget(Payload):
     all: bool = False
 
 
+class MemoryStatsRequest(Payload):
+    """Ask the memory worker for its numbers; answered on memory/ack with op "stats"."""
+
+
 class MemoryAck(Payload):
-    """Reply to ingest/forget requests."""
+    """Reply to ingest/forget/stats requests."""
 
     op: Literal["ingest", "forget", "stats"]
     count: int = 0

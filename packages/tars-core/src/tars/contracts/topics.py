@@ -12,7 +12,14 @@ from tars.contracts.character import Character, CharacterUpdate
 from tars.contracts.errors import ErrorEvent
 from tars.contracts.health import Heartbeat, Info, Status
 from tars.contracts.llm import LlmCancel, LlmRequest, LlmResponse, LlmStreamChunk
-from tars.contracts.memory import MemoryAck, MemoryForget, MemoryIngest, MemoryQuery, MemoryResults
+from tars.contracts.memory import (
+    MemoryAck,
+    MemoryForget,
+    MemoryIngest,
+    MemoryQuery,
+    MemoryResults,
+    MemoryStatsRequest,
+)
 from tars.contracts.stt import SttControl, SttFinal, SttPartial, SttState
 from tars.contracts.tools import ToolCall, ToolRegistry, ToolResult
 from tars.contracts.tts import TtsControl, TtsSay, TtsStatus
@@ -91,7 +98,10 @@ MEMORY_RESULTS = TopicSpec(_t("memory/results"), MemoryResults, "memory.results"
                            "search results")
 MEMORY_INGEST = TopicSpec(_t("memory/ingest"), MemoryIngest, "memory.ingest", "store a text")
 MEMORY_FORGET = TopicSpec(_t("memory/forget"), MemoryForget, "memory.forget", "delete memories")
-MEMORY_ACK = TopicSpec(_t("memory/ack"), MemoryAck, "memory.ack", "ingest / forget outcome")
+MEMORY_STATS = TopicSpec(_t("memory/stats"), MemoryStatsRequest, "memory.stats",
+                         "ask for memory statistics (reply on memory/ack)")
+MEMORY_ACK = TopicSpec(_t("memory/ack"), MemoryAck, "memory.ack",
+                       "ingest / forget / stats outcome")
 CHARACTER_CURRENT = TopicSpec(_t("character/current"), Character, "character.current",
                               "the persona in use", retain=True)
 CHARACTER_UPDATE = TopicSpec(_t("character/update"), CharacterUpdate, "character.update",
