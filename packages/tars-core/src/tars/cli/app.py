@@ -7,6 +7,7 @@ import typer
 from tars import __version__
 from tars.cli.bench import bench_app, register_plugins
 from tars.cli.common import plugins
+from tars.cli.converse import converse
 from tars.cli.monitor import monitor
 from tars.cli.pub import pub
 from tars.cli.up import up
@@ -18,6 +19,7 @@ app = typer.Typer(
 app.command()(monitor)
 app.command()(pub)
 app.command()(up)
+app.command()(converse)
 app.add_typer(bench_app, name="bench")
 
 

@@ -71,13 +71,15 @@ async def wait_online(url: str, names: list[str], namespace: str, timeout_s: flo
 
 
 @contextlib.asynccontextmanager
-async def ensure_stack(needed: list[str], url: str, *, namespace: str = "", timeout_s: float = 180,
+async def ensure_stack(needed: list[str], url: str, *, namespace: str | None = None, timeout_s: float = 180,
                        log_dir: Path | None = None, quiet: bool = True) -> AsyncIterator[Stack]:
     """Yield a Stack where every worker in ``needed`` is online.
 
     Uses the broker at ``url`` when it answers; otherwise starts one on a free loopback port.
     Workers that are not online are started as subprocesses and stopped on exit.
     """
+    if namespace is None:
+        namespace = os.environ.get("TARS_NAMESPACE", "")
     broker: LocalBroker | None = None
     try:
         online = await online_services(url, namespace)
