@@ -53,6 +53,18 @@ def bench_loop(
     show(loop.run(duration), json_)
 
 
+@bench_app.command("voice")
+def bench_voice(
+    json_: JsonOpt = False,
+    url: Annotated[str | None, typer.Option(help="A running stack's broker (default: start one)")] = None,
+    rounds: Annotated[int, typer.Option(help="Times each question is asked")] = 1,
+) -> None:
+    """Spoken questions through the full stack: voice-to-voice p50/p95 per path, RSS, ready time."""
+    from tars.bench import voice
+
+    show(voice.run(configured_url(url), rounds), json_)
+
+
 def _parse_sets(sets: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in sets or []:

@@ -30,6 +30,7 @@ class Stack:
     namespace: str = ""
     started_broker: bool = False
     started_workers: list[str] = field(default_factory=list)
+    ready_s: float | None = None
 
 
 async def online_services(url: str, namespace: str = "", wait_s: float = 0.5) -> set[str]:
@@ -95,6 +96,7 @@ async def ensure_stack(needed: list[str], url: str, *, namespace: str | None = N
         if absent:
             raise BusError(f"needed workers are not installed: {', '.join(absent)}")
         env = {**os.environ, "TARS_MQTT_URL": url, "TARS_NAMESPACE": namespace}
+        t0 = time.monotonic()
         for name in missing:
             out = (log_dir / f"{name}.log").open("ab") if log_dir else (
                 subprocess.DEVNULL if quiet else None)
@@ -107,6 +109,7 @@ async def ensure_stack(needed: list[str], url: str, *, namespace: str | None = N
             if not quiet:
                 print(f"starting {', '.join(missing)} for this command ...", file=sys.stderr)
             await wait_online(url, missing, namespace, timeout_s, procs)
+            stack.ready_s = time.monotonic() - t0
         yield stack
     finally:
         for proc in procs.values():
