@@ -61,7 +61,7 @@ def test_nothing_speakable_is_rejected(text: str) -> None:
 
 
 def test_fifty_thousand_characters_are_refused_with_a_clear_error() -> None:
-    with pytest.raises(TextTooLongError, match=r"50000 characters.*limit is 2000.*tts.max_chars"):
+    with pytest.raises(TextTooLongError, match=r"50000 characters.*limit is 2000.*tts.text.max_chars"):
         clean_for_speech("word " * 10_000)
     with pytest.raises(TextTooLongError) as info:
         clean_for_speech("a" * 2500, max_chars=2000)

@@ -33,7 +33,7 @@ class TextTooLongError(TextRejectedError):
     def __init__(self, length: int, limit: int) -> None:
         super().__init__(
             f"text too long to speak: {length} characters, limit is {limit} "
-            "(setting tts.max_chars); send it in parts (streamed_part) or shorten it"
+            "(setting tts.text.max_chars); send it in parts (stream=true) or shorten it"
         )
         self.length = length
         self.limit = limit
