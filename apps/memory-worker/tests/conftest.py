@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from tars_memory import HnswMemoryStore, SentenceTransformerEmbedder, StoreConfig
 from tars_memory.testing import HashingEmbedder
 

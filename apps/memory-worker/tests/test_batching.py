@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+
 from tars_memory import EmbedBatcher, EmbedderError
 from tars_memory.embedder import Vectors
 from tars_memory.testing import HashingEmbedder

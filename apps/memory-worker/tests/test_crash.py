@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from tars_memory import HnswMemoryStore, StoreConfig
 from tars_memory.db import MemoryDB
 from tars_memory.testing import HashingEmbedder

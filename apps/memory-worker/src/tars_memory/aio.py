@@ -25,6 +25,10 @@ class AsyncMemory:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._batcher.executor, fn, *args)
 
+    async def call(self, fn: Callable[..., T], *args: object) -> T:
+        """Run any blocking store function on the memory thread."""
+        return await self._run(fn, *args)
+
     async def remember(self, items: Sequence[NewMemory]) -> AddResult:
         """Store memories (see MemoryStore.add)."""
         return await self._run(self._store.add, list(items))

@@ -81,7 +81,7 @@ class EmbedBatcher:
                 vectors = await loop.run_in_executor(
                     self.executor, self._embedder.embed, [t for t, _ in batch]
                 )
-            except Exception as exc:  # noqa: BLE001 - handed to every waiting caller
+            except Exception as exc:  # handed to every waiting caller
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)

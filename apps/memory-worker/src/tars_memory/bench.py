@@ -159,3 +159,35 @@ def run_benchmark(
     result["rss_mb"] = round(read_rss_mb(), 1)
     result["peak_rss_mb"] = round(read_rss_mb("VmHWM"), 1)
     return result
+
+
+def run(
+    n: int = 100_000,
+    *,
+    uniform_n: int = 20_000,
+    queries: int = 500,
+    ingest_sentences: int = 300,
+    m: int | None = None,
+    ef_construction: int | None = None,
+    ef_search: int | None = None,
+    seed: int = 0,
+) -> BenchResult:
+    """``tars bench memory``: the low-rank run at ``n`` plus a uniform run at ``uniform_n``.
+
+    Both use the same index settings; ``uniform_*`` keys report the worst case (i.i.d. points
+    on the sphere) so the low-rank recall is never read as a guarantee. ``uniform_n=0`` skips it.
+    """
+    base = IndexConfig()
+    index = base.model_copy(update={
+        "m": m or base.m, "ef_construction": ef_construction or base.ef_construction,
+        "ef_search": ef_search or base.ef_search,
+    })
+    result: BenchResult = {"bench": "memory"}
+    result.update(run_benchmark(n, queries=queries, index=index,
+                                ingest_sentences=ingest_sentences, seed=seed))
+    if uniform_n > 0:
+        uniform = bench_index(uniform_n, int(result["dim"]), index, queries, 10, seed, "uniform")
+        for key in ("n", "build_s", "query_p50_ms", "query_p99_ms", "recall_at_10"):
+            result[f"uniform_{key}"] = uniform[key]
+        result["peak_rss_mb"] = round(read_rss_mb("VmHWM"), 1)
+    return result

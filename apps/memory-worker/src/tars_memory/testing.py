@@ -1,12 +1,26 @@
-"""Test helpers: a deterministic bag-of-words embedder that needs no model."""
+"""Test helpers: a deterministic bag-of-words embedder that needs no model, a bus client."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+
+from tars.contracts import topics as T
+from tars.contracts.character import Character
+from tars.contracts.errors import ErrorEvent
+from tars.contracts.memory import (
+    MemoryAck,
+    MemoryIngest,
+    MemoryQuery,
+    MemoryResults,
+    MemoryStatsRequest,
+)
+from tars.runtime import Inbound, Requester, Service
 
 from .embedder import Vectors, normalize_rows
 
@@ -44,3 +58,48 @@ class HashingEmbedder:
                 h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest())
                 out[row, h % self._dim] += 1.0 if (h >> 16) & 1 else -1.0
         return normalize_rows(out)
+
+
+class MemoryClient:
+    """Talks to a memory worker the way other workers do: Requesters, plus error / character taps."""
+
+    def __init__(self, service: Service, timeout_s: float = 10.0) -> None:
+        self.service = service
+        self.query: Requester[MemoryResults] = Requester(service, T.MEMORY_QUERY, T.MEMORY_RESULTS,
+                                                         timeout_s=timeout_s)
+        self.ingest: Requester[MemoryAck] = Requester(service, T.MEMORY_INGEST, T.MEMORY_ACK,
+                                                      timeout_s=timeout_s)
+        self.forget: Requester[MemoryAck] = Requester(service, T.MEMORY_FORGET, T.MEMORY_ACK,
+                                                      timeout_s=timeout_s)
+        self.stats: Requester[MemoryAck] = Requester(service, T.MEMORY_STATS, T.MEMORY_ACK,
+                                                     timeout_s=timeout_s)
+        self.errors: asyncio.Queue[Inbound[ErrorEvent]] = asyncio.Queue()
+        self.characters: asyncio.Queue[Character] = asyncio.Queue()
+        service.handle(T.SYSTEM_ERROR, self.errors.put)
+        service.handle(T.CHARACTER_CURRENT, self._on_character)
+
+    async def _on_character(self, msg: Inbound[Character]) -> None:
+        await self.characters.put(msg.payload)
+
+    async def start(self) -> None:
+        """Start the service and the reply subscriptions."""
+        await self.service.start()
+        for req in (self.query, self.ingest, self.forget, self.stats):
+            await req.start()
+
+    async def close(self) -> None:
+        for req in (self.query, self.ingest, self.forget, self.stats):
+            await req.close()
+        await self.service.stop()
+
+    async def remember(self, text: str, role: str = "fact", site: str | None = None,
+                       ts: float | None = None) -> MemoryAck:
+        payload = MemoryIngest.model_validate({"text": text, "role": role, "source": "test",
+                                               "ts": ts})
+        return (await self.ingest.request(payload, site_id=site)).payload
+
+    async def recall(self, text: str, **kw: Any) -> Inbound[MemoryResults]:
+        return await self.query.request(MemoryQuery.model_validate({"text": text, **kw}))
+
+    async def count(self) -> dict[str, float]:
+        return (await self.stats.request(MemoryStatsRequest())).payload.stats
