@@ -71,7 +71,7 @@ class Rig:
 
 async def _rig(tmp_path: Path, sink: MemorySink | WavFileSink, **settings: object) -> AsyncIterator[Rig]:
     broker = InMemoryBroker()
-    service = Service("tts", InMemoryBus(broker, client_id="tts-1"), site_id="default")
+    service = Service("tts", InMemoryBus(broker, client_id="tts-1"), site_id="hall")
     cfg = Settings(data_dir=tmp_path, sink=["wav"], **settings)  # type: ignore[arg-type]
     worker = await build_worker(cfg, service, synthesizer=ToneSynthesizer(sample_rate=22_050), local=[sink])
     client = Client(Service("client", InMemoryBus(broker, client_id="client-1")))
@@ -195,6 +195,9 @@ async def test_audio_out_streams_frames_for_the_site_at_the_satellite_rate(rig: 
     await rig.client.say("No audio out for this one.", "a2")
     await rig.client.ended("a2")
     assert rig.client.frames == []
+    await rig.client.say("A satellite hears its own reply.", "a3", site="porch")
+    await rig.client.ended("a3")
+    assert rig.client.frames and all(t == T.AUDIO_OUT.topic(site="porch") for t, _, _ in rig.client.frames)
 
 
 def test_stream_resampler_is_seamless_and_keeps_the_pitch() -> None:

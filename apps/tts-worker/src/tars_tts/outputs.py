@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from tars.audio import AudioSink
 from tars.contracts.audio import AudioFrame
-from tars_tts.sinks import Pacer, WavFileSink
+from tars_tts.sinks import Pacer, SpeakerSink, WavFileSink
 
 Int16Array = npt.NDArray[np.int16]
 FramePublisher = Callable[[str, str, AudioFrame, bytes], Awaitable[None]]
@@ -127,22 +127,27 @@ class MqttAudioSink:
 class ReplyOutputs:
     """The one sink the speech queue writes to: fans each reply out to the local sinks, plus
     the MQTT sink when every reply goes there or when ``wants_mqtt(reply_id)`` says so.
+    A reply for a remote site (``is_remote``) goes to that site over MQTT and never to the
+    local speaker: the user is not in this room.
 
     Remembers the WAV file each reply was written to (``take_path``).
     """
 
     def __init__(self, local: list[AudioSink], mqtt: MqttAudioSink | None, *, mqtt_all: bool = False,
-                 wants_mqtt: Callable[[str], bool] = lambda _r: False) -> None:
+                 wants_mqtt: Callable[[str], bool] = lambda _r: False,
+                 is_remote: Callable[[str], bool] = lambda _r: False) -> None:
         self.local = local
         self.mqtt = mqtt
         self.mqtt_all = mqtt_all
         self.wants_mqtt = wants_mqtt
+        self.is_remote = is_remote
         self._active: list[AudioSink] = []
         self._paths: dict[str, Path] = {}
 
     async def begin(self, reply_id: str, sample_rate: int) -> None:
-        active = list(self.local)
-        if self.mqtt is not None and (self.mqtt_all or self.wants_mqtt(reply_id)):
+        remote = self.is_remote(reply_id)
+        active = [s for s in self.local if not (remote and isinstance(s, SpeakerSink))]
+        if self.mqtt is not None and (self.mqtt_all or remote or self.wants_mqtt(reply_id)):
             active.append(self.mqtt)
         self._active = []
         for sink in active:

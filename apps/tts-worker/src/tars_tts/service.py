@@ -45,7 +45,7 @@ class TtsWorker:
         mqtt = MqttAudioSink(self._publish_frame, self._site_of, rate=settings.satellite_rate,
                              lead_s=settings.mqtt_lead_s)
         self.outputs = ReplyOutputs(local, mqtt, mqtt_all="mqtt" in settings.sink,
-                                    wants_mqtt=self._wants_mqtt)
+                                    wants_mqtt=self._wants_mqtt, is_remote=self._is_remote)
         engine = settings.engine()
         self.queue = SpeechQueue(synthesizer, self.outputs, text=engine.text, player=engine.player,
                                  on_event=self._on_event)
@@ -144,6 +144,11 @@ class TtsWorker:
     def _site_of(self, reply_id: str) -> str:
         info = self._replies.get(reply_id)
         return info.site if info else (self.service.site_id or "default")
+
+    def _is_remote(self, reply_id: str) -> bool:
+        """A reply for another site than this worker's goes back to that site (a satellite)."""
+        info = self._replies.get(reply_id)
+        return info is not None and info.site != (self.service.site_id or "default")
 
     def _wants_mqtt(self, reply_id: str) -> bool:
         info = self._replies.get(reply_id)

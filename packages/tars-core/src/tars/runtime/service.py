@@ -153,9 +153,11 @@ class Service:
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
         self.lag.start()
-        await self.bus.start()
+        # Subscribe first: the bus subscribes on connect before announcing "online", so a
+        # client that reacts to the online status never finds a handler missing.
         for spec, handler, topic in self._handlers:
             await self._subscribe(spec, handler, topic)
+        await self.bus.start()
         if self.announce:
             self._heartbeat = asyncio.create_task(self._beat(), name=f"{self.name}-heartbeat")
         for hook in self._start_hooks:
