@@ -223,3 +223,20 @@ async def test_llm_timeout_apologises_and_cancels() -> None:
     finally:
         for svc in services:
             await svc.stop()
+
+
+async def test_llm_dying_mid_turn_apologises_at_once() -> None:
+    made, services = await make_rig(first_chunk_timeout_s=20.0)
+    made.llm.first_delay_s = 30.0  # it would answer far too late: it "dies" before that
+    try:
+        ask = asyncio.create_task(made.ear.ask("how far is the moon", "c-dead", timeout=5))
+        await asyncio.sleep(0.2)
+        await made.peer.publish(T.SYSTEM_STATUS, Status(state="offline", instance="llm-x",
+                                                        reason="connection lost"),
+                                params={"service": "llm"})
+        result = await ask
+        assert result is not None and result.path == "error" and result.reason == "llm_offline"
+        assert result.reply == "I can't reach my language model right now."
+    finally:
+        for svc in services:
+            await svc.stop()

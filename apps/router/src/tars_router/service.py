@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 BUSY = (TurnState.THINKING, TurnState.SPEAKING)
 
 
+
+class LlmWentOffline(Exception):
+    """The llm worker's status flipped to offline while a turn waited for it."""
+
 class Router:
     """Owns the site machines and the turns in flight; every machine call goes through _apply."""
 
@@ -63,6 +67,12 @@ class Router:
         if online != self.llm_online:
             log.info("llm worker is %s", "online" if online else "offline")
         self.llm_online = online
+        if not online:  # a worker that died mid-turn will never answer: apologise now
+            for turn in list(self.turns.values()):
+                if turn.llm_requested and not turn.llm_finished and turn.response is not None \
+                        and not turn.response.done():
+                    turn.response.set_exception(LlmWentOffline("the llm worker went offline"))
+                    turn.activity.set()
 
     async def on_chunk(self, msg: Inbound[LlmStreamChunk]) -> None:
         turn = self.turns.get(msg.correlation_id)
@@ -161,6 +171,9 @@ class Router:
                 response = await turn.response
         except TimeoutError:
             await self._degrade(turn, st, "llm_timeout")
+            return
+        except LlmWentOffline:
+            await self._degrade(turn, st, "llm_offline")
             return
         turn.tools = list(response.tools)
         if response.error and not turn.fed:

@@ -18,6 +18,16 @@ from tars.cli.render import colour_for
 from tars.stack.workers import WorkerSpec
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the supervisor dies, so no worker is left orphaned (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @dataclass
 class Supervised:
     spec: WorkerSpec
@@ -52,7 +62,7 @@ class Supervisor:
         proc = await asyncio.create_subprocess_exec(
             *item.spec.argv, env={**os.environ, **self.env.get(item.spec.name, {})}, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_die_with_parent,
         )
         item.proc, item.started_at = proc, time.monotonic()
         return proc
