@@ -115,6 +115,7 @@ class Service:
         self._heartbeat: asyncio.Task[None] | None = None
         self._cleanups: list[Callable[[], Awaitable[None] | None]] = []
         self._start_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._ready = False
         self._tasks: set[asyncio.Task[None]] = set()
         if announce:  # clients such as CLI commands do not announce a status
             bus.on_connect(self._announce)
@@ -162,6 +163,10 @@ class Service:
             self._heartbeat = asyncio.create_task(self._beat(), name=f"{self.name}-heartbeat")
         for hook in self._start_hooks:
             await hook()
+        # "starting" until the start hooks (warm-ups, first subscriptions) are done
+        self._ready = True
+        if self.announce and self.bus.connected:
+            await self._announce()
 
     async def _subscribe(self, spec: TopicSpec, handler: Handler, topic: str | None) -> None:
         async def on_raw(msg: Message) -> None:
@@ -284,7 +289,8 @@ class Service:
 
     # -- health -------------------------------------------------------------------------------
     async def _announce(self) -> None:
-        await self.publish(T.SYSTEM_STATUS, Status(state="online", instance=self.instance),
+        state = "online" if self._ready else "starting"
+        await self.publish(T.SYSTEM_STATUS, Status(state=state, instance=self.instance),
                            params={"service": self.name})
         await self.publish(T.SYSTEM_INFO, self.info(), params={"service": self.name})
 
