@@ -101,10 +101,11 @@ async def test_killed_worker_goes_offline_by_last_will(mqtt_url: str, namespace:
     try:
         assert proc.stdout is not None
         assert (await asyncio.wait_for(proc.stdout.readline(), 20)).strip() == b"ready"
-        await seen.wait_for(1)
-        assert decode(seen.messages[0].payload).payload(Status).state == "online"
+        await seen.wait_for(2)
+        states = [decode(m.payload).payload(Status).state for m in seen.messages]
+        assert states == ["starting", "online"]
         os.kill(proc.pid, signal.SIGKILL)
-        await seen.wait_for(2, timeout=30)
+        await seen.wait_for(3, timeout=30)
         status = decode(seen.messages[-1].payload).payload(Status)
         assert status.state == "offline" and status.instance == "victim-1"
     finally:

@@ -140,12 +140,12 @@ async def test_stream_chunks_keep_order_per_correlation(broker: InMemoryBroker, 
 async def test_status_online_info_heartbeat_and_will(broker: InMemoryBroker, peer: Service) -> None:
     status = Collector()
     beats = Collector()
-    await peer.bus.subscribe(T.SYSTEM_STATUS.filter, status)
+    await peer.bus.subscribe(T.SYSTEM_STATUS.topic(service="stt"), status)
     await peer.bus.subscribe(T.SYSTEM_HEARTBEAT.filter, beats)
     svc = await make(broker, "stt")
     await svc.start()
-    await status.wait_for(1)
-    assert decode(status.messages[0].payload).payload(Status).state == "online"
+    await status.wait_for(2)
+    assert [decode(m.payload).payload(Status).state for m in status.messages] == ["starting", "online"]
     await beats.wait_for(1)
     assert svc.heartbeat().uptime_s > 0
     info = InMemoryBus(broker)
@@ -155,7 +155,7 @@ async def test_status_online_info_heartbeat_and_will(broker: InMemoryBroker, pee
     assert decode((await late.wait_for(1))[0].payload).data["service"] == "stt"
     assert isinstance(svc.bus, InMemoryBus)
     await svc.bus.kill()
-    await status.wait_for(2)
+    await status.wait_for(3)
     last = decode(status.messages[-1].payload).payload(Status)
     assert last.state == "offline" and last.reason == "connection lost"
     assert broker.retained[T.SYSTEM_STATUS.topic(service="stt")].payload == status.messages[-1].payload
