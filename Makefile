@@ -49,8 +49,8 @@ test: venv
 	$(PY) -m pytest
 
 lint: venv
-	$(VENV)/bin/ruff check --config config/ruff.toml packages apps
-	$(VENV)/bin/mypy --config-file config/mypy.ini packages/tars-core/src/tars $(foreach a,$(APP_DIRS),$(wildcard $(a)/src/*))
+	$(VENV)/bin/ruff check --config config/ruff.toml packages apps tests
+	$(VENV)/bin/mypy --config-file config/mypy.ini packages/tars-core/src/tars $(patsubst %/__init__.py,%,$(foreach a,$(APP_DIRS),$(wildcard $(a)/src/*/__init__.py)))
 
 bench: venv
 	$(VENV)/bin/tars bench all --json
