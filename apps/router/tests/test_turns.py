@@ -222,3 +222,16 @@ def test_bad_configs() -> None:
         TurnConfig(history_turns=0)
     with pytest.raises(ValueError):
         ConversationHistory(0)
+
+
+def test_failed_turns_stay_out_of_the_history() -> None:
+    from tars_router.clock import ManualClock
+    from tars_router.turns import TurnConfig, TurnMachine
+
+    m = TurnMachine("s", TurnConfig(), ManualClock(), lambda: "t1")
+    m.utterance("how far is the moon", "t1")
+    m.keep_out_of_history("t1")
+    m.reply_delivered("I can't reach my language model right now.", "t1")
+    m.llm_done("t1")
+    m.tts_ended("t1")
+    assert m.history.messages() == []

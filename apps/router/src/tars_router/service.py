@@ -203,6 +203,7 @@ class Router:
     async def _degrade(self, turn: ActiveTurn, st: SiteState, reason: str) -> None:
         log.warning("turn %s: %s", turn.cid[:8], reason)
         turn.path, turn.reason, turn.llm_finished = "error", reason, True
+        st.machine.keep_out_of_history(turn.cid)
         if turn.llm_requested:
             await self.service.publish(T.LLM_CANCEL, LlmCancel(reason=reason),
                                        correlation_id=turn.cid, site_id=turn.site)

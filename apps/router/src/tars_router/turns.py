@@ -79,6 +79,7 @@ class Turn:
     stages: list[tuple[str, float]] = field(default_factory=list)
     user_text: str = ""
     spoken: list[str] = field(default_factory=list)
+    in_history: bool = True  # an apology for a failure is not part of the conversation
     end_reason: EndReason | None = None
 
     def stamp(self, stage: str, at: float) -> None:
@@ -156,6 +157,11 @@ class TurnMachine:
         assert self.turn is not None
         self.turn.turn_id = turn_id
         return out + self.transcript_final(text, turn_id)
+
+    def keep_out_of_history(self, turn_id: str | None = None) -> None:
+        """This turn failed (the reply is an apology): the LLM must not see it as conversation."""
+        if self.turn is not None and self._mine(turn_id):
+            self.turn.in_history = False
 
     def reply_delivered(self, text: str, turn_id: str | None = None) -> list[Transition]:
         """The reply reached the user without speech (shown as text): it enters the history."""
@@ -285,7 +291,7 @@ class TurnMachine:
         now = self._clock.monotonic()
         turn.end_reason = reason
         turn.stamp(f"end:{reason.value}", now)
-        if turn.user_text and (turn.spoken or reason is EndReason.COMPLETED):
+        if turn.in_history and turn.user_text and (turn.spoken or reason is EndReason.COMPLETED):
             interrupted = reason is not EndReason.COMPLETED
             self.history.add(Exchange(turn.user_text, " ".join(turn.spoken), interrupted))
         source = self.state
