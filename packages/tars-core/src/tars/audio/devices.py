@@ -31,7 +31,7 @@ def require_device(kind: Literal["input", "output"], device: str | int | None = 
     key = "max_input_channels" if kind == "input" else "max_output_channels"
     usable = [(i, d) for i, d in enumerate(devices) if int(d.get(key, 0)) > 0]
     if not usable:
-        raise NoAudioDeviceError(f"no audio {kind} device found; running headless (WAV/MQTT audio)")
+        raise NoAudioDeviceError(f"no audio {kind} device found")
     if device is None or device == "":
         sd = _sounddevice()
         default = sd.default.device[0 if kind == "input" else 1]
