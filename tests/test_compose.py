@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ def test_compose_config_validates(tmp_path: Path) -> None:
 def test_every_build_and_path_exists() -> None:
     data = load()
     volumes = set(data.get("volumes", {}))
+    workers = {ep.name: ep for ep in entry_points(group="tars.workers")}
     for name, svc in data["services"].items():
         build = svc.get("build")
         if build:
@@ -45,7 +47,9 @@ def test_every_build_and_path_exists() -> None:
             app, module = build["args"]["APP"], build["args"]["MODULE"]
             assert (ROOT / "apps" / app / "pyproject.toml").is_file(), f"{name}: no apps/{app}"
             assert (ROOT / "apps" / app / "src" / module / "__main__.py").is_file(), f"{name}: {module}"
-            assert f'"{name.removeprefix("satellite-")}"' in (ROOT / "apps" / app / "pyproject.toml").read_text()
+            worker = workers.get(name.removeprefix("satellite-"))
+            assert worker is not None, f"{name}: no installed worker of that name"
+            assert worker.value.split(":")[0].removesuffix(".__main__") == module, name
         for vol in svc.get("volumes", []):
             src = vol.split(":", 1)[0]
             if src.startswith("./"):

@@ -210,6 +210,8 @@ async def test_killed_llm_mid_turn_apologises_and_is_restarted(stack: Stack, wat
                                         site_id="killsite")
     await watch.until(lambda: again.correlation_id in watch.results, 240)
     final = watch.results[again.correlation_id]
-    assert final.path == "llm" and "5" in final.reply, final
+    # the restarted worker answers (what a 0.5B model says is not what this test is about)
+    assert final.path == "llm" and final.reason == "completed", final
+    assert final.reply.strip() and final.reply != APOLOGY, final
     assert "restarting" in stack.log.read_text()
 
