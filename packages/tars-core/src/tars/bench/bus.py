@@ -4,27 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 from typing import Any
 
 from tars.bench.stats import pct
 from tars.contracts import topics as T
 from tars.contracts.memory import MemoryQuery, MemoryResults
-from tars.runtime import Inbound, Requester, Service
+from tars.runtime import Requester, Service
 from tars.runtime.broker import LocalBroker
 from tars.runtime.mqtt import MqttBus
 
 
 async def _run(url: str, n: int, concurrency: int) -> dict[str, Any]:
     ns = f"bench{os.getpid()}/"
-    server = Service("bench-responder", MqttBus(url, f"bench-resp-{os.getpid()}", namespace=ns))
-
-    async def echo(msg: Inbound[MemoryQuery]) -> None:
-        await server.reply(msg, T.MEMORY_RESULTS, MemoryResults())
-
-    server.handle(T.MEMORY_QUERY, echo)
-    await server.start()
-    client = Service("bench-requester", MqttBus(url, f"bench-req-{os.getpid()}", namespace=ns))
+    # The responder is a separate process, as every tars service is.
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tars.bench.responder", url, ns,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    assert server.stdout is not None and server.stdin is not None
+    line = await asyncio.wait_for(server.stdout.readline(), 30)
+    if line.strip() != b"ready":
+        raise RuntimeError("the bench responder did not start")
+    client = Service("bench-requester", MqttBus(url, f"bench-req-{os.getpid()}", namespace=ns),
+                     announce=False)
     await client.start()
     req: Requester[MemoryResults] = Requester(client, T.MEMORY_QUERY, T.MEMORY_RESULTS, timeout_s=5)
     await req.start()
@@ -48,7 +51,8 @@ async def _run(url: str, n: int, concurrency: int) -> dict[str, Any]:
     leaked = len(req.pending)
     await req.close()
     await client.stop()
-    await server.stop()
+    server.stdin.close()
+    await asyncio.wait_for(server.wait(), 10)
     return {
         "bench": "bus", "requests": n, "qos": 1,
         "rtt_p50_ms": round(pct(rtts, 50), 3), "rtt_p99_ms": round(pct(rtts, 99), 3),

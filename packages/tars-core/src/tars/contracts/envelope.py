@@ -55,8 +55,18 @@ class DecodeError(ValueError):
     """Bytes that are not a tars envelope this reader understands."""
 
 
+_FIELDS = ("v", "id", "correlation_id", "type", "ts", "source", "site_id", "expires_at", "in_reply_to")
+
+
 def encode(envelope: Envelope) -> bytes:
-    return orjson.dumps(envelope.model_dump(mode="json", exclude_none=True))
+    """JSON bytes of the envelope (fields that are None are left out)."""
+    obj: dict[str, Any] = {}
+    for name in _FIELDS:
+        value = getattr(envelope, name)
+        if value is not None:
+            obj[name] = value
+    obj["data"] = envelope.data
+    return orjson.dumps(obj)
 
 
 def decode(raw: bytes) -> Envelope:

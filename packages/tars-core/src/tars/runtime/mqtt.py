@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import socket
@@ -21,6 +22,14 @@ log = logging.getLogger("tars.bus")
 _client_log = logging.getLogger("tars.bus.client")
 _client_log.setLevel(logging.ERROR)
 _NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+
+@functools.lru_cache(maxsize=64)
+def _expiry_properties(seconds: int) -> Properties:
+    """PUBLISH properties with a message expiry; cached, since paho only reads them."""
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.MessageExpiryInterval = seconds
+    return props
 
 
 @dataclass(frozen=True)
@@ -129,10 +138,7 @@ class MqttBus:
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,
                       expiry_s: float | None = None) -> None:
-        props = None
-        if expiry_s is not None:
-            props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-            props.MessageExpiryInterval = max(1, int(expiry_s))
+        props = _expiry_properties(max(1, int(expiry_s))) if expiry_s is not None else None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 2 * self.publish_timeout
         while True:

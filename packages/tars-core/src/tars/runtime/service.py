@@ -18,7 +18,15 @@ from pydantic import BaseModel, ValidationError
 from tars import __version__
 from tars.contracts import topics as T
 from tars.contracts.audio import AudioFrame, pack_audio, unpack_audio
-from tars.contracts.envelope import DecodeError, Envelope, decode, encode, short_validation_error
+from tars.contracts.envelope import (
+    SCHEMA_VERSION,
+    DecodeError,
+    Envelope,
+    decode,
+    encode,
+    new_id,
+    short_validation_error,
+)
 from tars.contracts.errors import ErrorEvent
 from tars.contracts.health import Heartbeat, Info, Status
 from tars.contracts.topics import TopicSpec
@@ -215,13 +223,12 @@ class Service:
             raise TypeError(f"{spec.pattern} carries {spec.model.__name__}, not {type(payload).__name__}")
         ttl = expiry_s if expiry_s is not None else spec.expiry_s
         now = time.time()
-        env = Envelope(type=spec.type, source=self.instance, site_id=site_id or self.site_id,
-                       ts=now, expires_at=(now + ttl) if ttl else None, in_reply_to=in_reply_to,
-                       data=payload.model_dump(mode="json"))
-        if correlation_id:
-            env.correlation_id = correlation_id
-        if envelope_id:
-            env.id = envelope_id
+        # Every value here is ours and already valid: construct without re-validating.
+        env = Envelope.model_construct(
+            v=SCHEMA_VERSION, id=envelope_id or new_id(), correlation_id=correlation_id or new_id(),
+            type=spec.type, ts=now, source=self.instance, site_id=site_id or self.site_id,
+            expires_at=(now + ttl) if ttl else None, in_reply_to=in_reply_to,
+            data=payload.model_dump(mode="json"))
         raw = pack_audio(env, pcm or b"") if spec.binary else encode(env)
         await self.bus.publish(spec.topic(**(params or {})), raw, qos=spec.qos,
                                retain=spec.retain if retain is None else retain, expiry_s=ttl)
