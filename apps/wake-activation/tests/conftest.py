@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from tars.stack.ephemeral import wait_online
 from tars.testing import speech
+from tars.testing.workers import worker_process
 
 Speech = npt.NDArray[np.int16]
 _cache: dict[tuple[str, str], Speech] = {}
@@ -36,28 +29,6 @@ def say() -> Callable[[str, str], Speech]:
     if not speech.espeak_available():
         pytest.fail("espeak-ng is needed to generate test speech")
     return _say
-
-
-@contextmanager
-def worker_process(module: str, service: str, mqtt_url: str, namespace: str, log: Path,
-                   **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    """``python -m <module>`` with TARS_MQTT_URL / TARS_NAMESPACE (+ ``env``), stopped after."""
-    full = {**os.environ, "TARS_MQTT_URL": mqtt_url, "TARS_NAMESPACE": namespace,
-            "TARS_HEARTBEAT_S": "2", **{f"TARS_{k.upper()}": v for k, v in env.items()}}
-    with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", module], env=full, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        asyncio.run(wait_online(mqtt_url, [service], namespace, 120, {service: proc}))
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 @pytest.fixture(scope="session")
