@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tars.runtime.clock import ManualClock, SystemClock
 from tars_router.answers import LocalAnswers, say_date, say_time
-from tars_router.clock import ManualClock, SystemClock
 from tars_router.intents import IntentMatcher, IntentName, normalize
 
 POSITIVE: list[tuple[str, IntentName, dict[str, str]]] = [

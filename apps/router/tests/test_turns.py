@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from tars_router.clock import ManualClock
+from tars.runtime.clock import ManualClock
 from tars_router.history import ConversationHistory, Exchange
 from tars_router.turns import EndReason, Transition, TurnConfig, TurnMachine, TurnState
 
@@ -225,7 +225,7 @@ def test_bad_configs() -> None:
 
 
 def test_failed_turns_stay_out_of_the_history() -> None:
-    from tars_router.clock import ManualClock
+    from tars.runtime.clock import ManualClock
     from tars_router.turns import TurnConfig, TurnMachine
 
     m = TurnMachine("s", TurnConfig(), ManualClock(), lambda: "t1")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tars.runtime.clock import ManualClock
 from tars_tools.builtins import build_registry, parse_clock_time
 from tars_tools.errors import (
     CalculatorError,
@@ -22,7 +23,7 @@ from tars_tools.timers import FiredTimer, TimerScheduler
 from tars_tools.timerstore import TimerStore
 
 ZONE = ZoneInfo("America/Chicago")
-NOW = datetime(2026, 11, 23, 15, 7, tzinfo=ZONE)
+NOW = datetime(2030, 11, 25, 15, 7, tzinfo=ZONE)
 
 
 async def _ignore(_: FiredTimer) -> None:
@@ -31,9 +32,9 @@ async def _ignore(_: FiredTimer) -> None:
 
 @pytest.fixture
 async def registry(tmp_path: Path) -> AsyncIterator[ToolRegistry]:
-    scheduler = TimerScheduler(TimerStore(tmp_path / "t.db"), _ignore)
+    scheduler = TimerScheduler(TimerStore(tmp_path / "t.db"), _ignore, clock=ManualClock(NOW))
     await scheduler.start()
-    yield build_registry(scheduler, now=lambda: NOW)
+    yield build_registry(scheduler)
     await scheduler.stop()
 
 
@@ -48,7 +49,7 @@ def test_specs_are_json_schema(registry: ToolRegistry) -> None:
 
 async def test_get_time_and_calculate(registry: ToolRegistry) -> None:
     result = await registry.call("get_time", {})
-    assert result.text == "Monday, November 23, 2026, 15:07 (CST)"
+    assert result.text == "Monday, November 25, 2030, 15:07 (CST)"
     assert (await registry.call("calculate", {"expression": "(2+3)*4"})).text == "20"
     with pytest.raises(CalculatorError, match="unknown name"):
         await registry.call("calculate", {"expression": "os"})

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tars.runtime.clock import ManualClock
 from tars_tools.errors import ToolArgumentError, ToolExecutionError
 from tars_tools.timers import (
     FiredTimer,
@@ -16,14 +17,6 @@ from tars_tools.timers import (
     next_occurrence,
 )
 from tars_tools.timerstore import TimerKind, TimerStatus, TimerStore
-
-
-class FakeWallClock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
 
 
 class Recorder:
@@ -85,14 +78,14 @@ async def test_timers_survive_a_restart_and_fire(tmp_path: Path) -> None:
 
 
 async def test_overdue_timers_fire_late_with_a_note_or_are_dropped(tmp_path: Path) -> None:
-    path, clock = tmp_path / "t.db", FakeWallClock()
+    path, clock = tmp_path / "t.db", ManualClock()
     scheduler = TimerScheduler(TimerStore(path), Recorder(), clock=clock)
     await scheduler.start()
     recent = await scheduler.set_timer(60, "pizza")
     ancient = await scheduler.set_timer(600, "laundry")
     await scheduler.stop()
 
-    clock.now += 2 * 3600 + 60 + 720  # down for hours: pizza is 2h12m late, laundry 2h3m
+    clock.advance(2 * 3600 + 60 + 720)  # down for hours: pizza is 2h12m late, laundry 2h3m
     seen = Recorder()
     restarted = TimerScheduler(TimerStore(path), seen, clock=clock, late_grace_s=3 * 3600 - 60)
     assert await restarted.start() == []
@@ -109,7 +102,7 @@ async def test_overdue_timers_fire_late_with_a_note_or_are_dropped(tmp_path: Pat
     await scheduler.start()
     old = await scheduler.set_timer(60, "old")
     await scheduler.stop()
-    clock.now += 86400
+    clock.advance(86400)
     seen = Recorder()
     restarted = TimerScheduler(TimerStore(dropped_path), seen, clock=clock, late_grace_s=3600)
     missed = await restarted.start()
@@ -120,15 +113,15 @@ async def test_overdue_timers_fire_late_with_a_note_or_are_dropped(tmp_path: Pat
 
 
 async def test_alarm_and_validation(tmp_path: Path) -> None:
-    clock = FakeWallClock(datetime(2026, 11, 23, 8, 0, tzinfo=UTC).timestamp())
+    clock = ManualClock(datetime(2030, 11, 25, 8, 0, tzinfo=UTC))
     scheduler = TimerScheduler(TimerStore(tmp_path / "a.db"), Recorder(), clock=clock)
     await scheduler.start()
-    at = next_occurrence(7, 30, datetime.fromtimestamp(clock.now, UTC))
-    assert at == datetime(2026, 11, 24, 7, 30, tzinfo=UTC)
+    at = next_occurrence(7, 30, clock.now())
+    assert at == datetime(2030, 11, 26, 7, 30, tzinfo=UTC)
     alarm = await scheduler.set_alarm(at, "wake up")
     assert alarm.kind is TimerKind.ALARM and scheduler.remaining_s(alarm) == 23.5 * 3600
     with pytest.raises(ToolArgumentError):
-        await scheduler.set_alarm(datetime(2026, 11, 23, 7, 0, tzinfo=UTC))
+        await scheduler.set_alarm(datetime(2030, 11, 25, 7, 0, tzinfo=UTC))
     with pytest.raises(ToolArgumentError):
         await scheduler.set_timer(0)
     with pytest.raises(ToolExecutionError):

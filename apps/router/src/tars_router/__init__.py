@@ -1,7 +1,6 @@
 """tars router engine: sentence streaming, local intents and the per-site turn machine."""
 
 from tars_router.answers import LocalAnswer, LocalAnswers, say_date, say_time
-from tars_router.clock import Clock, ManualClock, SystemClock
 from tars_router.history import ConversationHistory, Exchange
 from tars_router.intents import Intent, IntentMatcher, IntentName, normalize
 from tars_router.sentences import SentenceSplitter, SplitterConfig, split_sentences
@@ -15,7 +14,6 @@ from tars_router.turns import (
 )
 
 __all__ = [
-    "Clock",
     "ConversationHistory",
     "EndReason",
     "Exchange",
@@ -24,10 +22,8 @@ __all__ = [
     "IntentName",
     "LocalAnswer",
     "LocalAnswers",
-    "ManualClock",
     "SentenceSplitter",
     "SplitterConfig",
-    "SystemClock",
     "Transition",
     "Turn",
     "TurnConfig",

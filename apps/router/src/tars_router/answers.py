@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tars_router.clock import Clock, SystemClock
+from tars.runtime.clock import Clock, SystemClock
 from tars_router.intents import Intent, IntentName
 
 

@@ -18,7 +18,7 @@ from tars.contracts.wake import WakeEvent
 from tars.runtime import Inbound, Service
 from tars_router.active import ActiveTurn, SiteState
 from tars_router.answers import LocalAnswers
-from tars_router.clock import SystemClock
+from tars.runtime.clock import SystemClock
 from tars_router.intents import Intent, IntentMatcher, IntentName
 from tars_router.settings import Settings
 from tars_router.turns import EndReason, Transition, TurnMachine, TurnState

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from tars_router.clock import Clock, SystemClock
+from tars.runtime.clock import Clock, SystemClock
 from tars_router.history import ConversationHistory, Exchange
 
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -152,12 +152,10 @@ class BuiltinTools:
         return ToolResult(f"Cancelled {names}.", [t.id for t in done])
 
 
-def build_registry(scheduler: TimerScheduler, *, now: Callable[[], datetime] | None = None,
-                   tz: tzinfo | None = None, calculator: Calculator | None = None,
+def build_registry(scheduler: TimerScheduler, *, calculator: Calculator | None = None,
                    default_timeout_s: float = 30.0) -> ToolRegistry:
-    """A registry with every built-in tool; ``now`` gives the aware local time (tests inject)."""
-    tools = BuiltinTools(scheduler, now or (lambda: datetime.now(tz).astimezone(tz)),
-                         calculator or Calculator())
+    """A registry with every built-in tool; every time it reads comes from the scheduler's clock."""
+    tools = BuiltinTools(scheduler, scheduler.clock.now, calculator or Calculator())
     registry = ToolRegistry(default_timeout_s)
     registry.add(FunctionTool("get_time", "Current local date and time.", NoArgs,
                               tools.get_time))

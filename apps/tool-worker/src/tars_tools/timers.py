@@ -13,31 +13,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
+from tars.runtime.clock import Clock, SystemClock
 from tars_tools.errors import ToolArgumentError, ToolExecutionError
 from tars_tools.timerstore import Timer, TimerKind, TimerStatus, TimerStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class WallClock(Protocol):
-    """POSIX time in seconds."""
-
-    def time(self) -> float: ...
-
-
-class SystemWallClock:
-    """The real wall clock."""
-
-    def time(self) -> float:
-        return time.time()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +56,12 @@ class TimerScheduler:
     until the next due time (at most ``max_sleep_s`` at a time, so clock jumps are noticed).
     """
 
-    def __init__(self, store: TimerStore, on_fire: OnFire, *, clock: WallClock | None = None,
+    def __init__(self, store: TimerStore, on_fire: OnFire, *, clock: Clock | None = None,
                  late_grace_s: float = 3600.0, late_note_after_s: float = 5.0,
                  max_sleep_s: float = 1.0, max_duration_s: float = 7 * 86400.0) -> None:
         self._store = store
         self._on_fire = on_fire
-        self._clock: WallClock = clock or SystemWallClock()
+        self.clock: Clock = clock or SystemClock()
         self.late_grace_s = late_grace_s
         self.late_note_after_s = late_note_after_s
         self.max_sleep_s = max_sleep_s
@@ -87,7 +74,7 @@ class TimerScheduler:
         """Deal with timers that came due while down, start the loop; returns the missed ones."""
         if self._task is not None:
             raise RuntimeError("scheduler already started")
-        now = self._clock.time()
+        now = self.clock.time()
         missed: list[Timer] = []
         for timer in await self._run(self._store.due, now):
             if now - timer.due_at > self.late_grace_s:
@@ -114,7 +101,7 @@ class TimerScheduler:
         if not 0 < duration_s <= self.max_duration_s:
             raise ToolArgumentError(f"duration must be between 1 second and "
                                     f"{describe_delay(self.max_duration_s)}")
-        now = self._clock.time()
+        now = self.clock.time()
         timer = await self._run(self._store.new, TimerKind.TIMER, label, now + duration_s, now,
                                 duration_s, site)
         self._changed.set()
@@ -124,7 +111,7 @@ class TimerScheduler:
         """An alarm at the aware datetime ``at``; raises ToolArgumentError if it is past."""
         if at.tzinfo is None:
             raise ToolArgumentError("alarm time needs a time zone")
-        now = self._clock.time()
+        now = self.clock.time()
         if at.timestamp() <= now:
             raise ToolArgumentError("that time has already passed")
         timer = await self._run(self._store.new, TimerKind.ALARM, label, at.timestamp(), now,
@@ -141,7 +128,7 @@ class TimerScheduler:
         timer = await self._run(self._store.get, timer_id)
         if timer is None or timer.status is not TimerStatus.PENDING:
             raise ToolExecutionError(f"no pending timer with id {timer_id!r}")
-        done = await self._run(self._store.mark, timer, TimerStatus.CANCELLED, self._clock.time())
+        done = await self._run(self._store.mark, timer, TimerStatus.CANCELLED, self.clock.time())
         self._changed.set()
         return done
 
@@ -156,18 +143,18 @@ class TimerScheduler:
 
     def remaining_s(self, timer: Timer) -> float:
         """Seconds until ``timer`` is due (negative when overdue)."""
-        return timer.due_at - self._clock.time()
+        return timer.due_at - self.clock.time()
 
     async def _loop(self) -> None:
         while True:
             self._changed.clear()
-            now = self._clock.time()
+            now = self.clock.time()
             for timer in await self._run(self._store.due, now):
                 await self._fire(timer, now)
             pending = await self._run(self._store.pending, None)
             wait = self.max_sleep_s
             if pending:
-                wait = min(wait, max(0.0, pending[0].due_at - self._clock.time()))
+                wait = min(wait, max(0.0, pending[0].due_at - self.clock.time()))
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):

@@ -1,6 +1,7 @@
 """Runtime: the Bus seam and its two implementations, services, requests, health, offload."""
 
 from tars.runtime.bus import Bus, Message, Subscription, Will, topic_matches
+from tars.runtime.clock import Clock, ManualClock, SystemClock
 from tars.runtime.dispatch import Dispatcher
 from tars.runtime.errors import (
     BusError,
@@ -20,6 +21,7 @@ from tars.runtime.settings import CoreSettings, load_settings
 __all__ = [
     "Bus",
     "BusError",
+    "Clock",
     "ConfigError",
     "CoreSettings",
     "Dispatcher",
@@ -27,6 +29,7 @@ __all__ = [
     "InMemoryBus",
     "Inbound",
     "LagMonitor",
+    "ManualClock",
     "Message",
     "ModelExecutor",
     "RequestCancelled",
@@ -35,6 +38,7 @@ __all__ = [
     "Requester",
     "Service",
     "Subscription",
+    "SystemClock",
     "TarsError",
     "Will",
     "call_engine",
