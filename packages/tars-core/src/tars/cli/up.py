@@ -26,13 +26,15 @@ from tars.stack.workers import WorkerSpec, installed_workers, select
 def up(
     only: Annotated[list[str] | None, typer.Option(help="Run only these workers")] = None,
     without: Annotated[list[str] | None, typer.Option(help="Do not run these workers")] = None,
+    with_: Annotated[list[str] | None, typer.Option(
+        "--with", help="Also run these optional workers (wyoming: the Home Assistant bridge)")] = None,
     url: Annotated[str | None, typer.Option(help="Use this broker instead of starting one")] = None,
     runtime_dir: Annotated[Path, typer.Option(help="Where the local broker keeps its files")] = RUNTIME_DIR,
 ) -> None:
     """Start the broker and the workers, supervised; Ctrl-C stops everything."""
     console = Console(highlight=False, soft_wrap=True)
     try:
-        workers = select(installed_workers(), only or [], without or [])
+        workers = select(installed_workers(), only or [], without or [], with_ or [])
     except ValueError as exc:
         raise fail(str(exc)) from None
     broker: LocalBroker | None = None
