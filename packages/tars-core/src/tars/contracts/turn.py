@@ -23,6 +23,8 @@ class TurnEvent(Payload):
     stage: TurnStage
     offset_ms: float = 0.0
     reason: str | None = None
+    stages: dict[str, float] = {}
+    """Wall-clock stamps (POSIX s) of the turn's stages known so far (see TurnResult.stages)."""
 
 
 class TurnResult(Payload):
@@ -36,3 +38,6 @@ class TurnResult(Payload):
     first_token_ms: float | None = None
     spoken: bool = False
     reason: str = "done"
+    stages: dict[str, float] = {}
+    """Wall-clock stamps (POSIX s) by stage, whichever applied: wake, speech_start, speech_end,
+    endpoint, final, intent, first_token, first_sentence, first_audio, first_sample, end."""
