@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from tars.runtime.clock import ManualClock, SystemClock
 from tars_router.answers import LocalAnswers, say_date, say_time
-from tars_router.intents import IntentMatcher, IntentName, normalize
+from tars_router.intents import IntentMatcher, IntentName, builtin_templates, normalize
+from tars_router.wakephrase import WakePhrases
 
 POSITIVE: list[tuple[str, IntentName, dict[str, str]]] = [
     ("What time is it?", IntentName.TIME, {}),
@@ -140,3 +142,63 @@ def test_actions_for_control_intents() -> None:
     name = matcher.match("who are you")
     assert name is not None
     assert "TARS" in (answers.answer(name).text or "")
+
+
+NATURAL: list[tuple[str, IntentName, dict[str, str]]] = [
+    ("Could you please tell me what time it is?", IntentName.TIME, {}),
+    ("What's the time?", IntentName.TIME, {}),
+    ("Hey Jarvis, what time is it?", IntentName.TIME, {}),
+    ("What day is it today?", IntentName.DATE, {}),
+    ("Turn the volume down.", IntentName.VOLUME, {"direction": "down"}),
+    ("A bit louder.", IntentName.VOLUME, {"direction": "up"}),
+    ("Could you turn it down a little bit, please?", IntentName.VOLUME, {"direction": "down"}),
+    ("Volume to 50 percent.", IntentName.VOLUME, {"level": "50"}),
+    ("Volume to 50%.", IntentName.VOLUME, {"level": "50"}),
+    ("Set the volume to one hundred", IntentName.VOLUME, {"level": "100"}),
+    ("What's your name?", IntentName.NAME, {}),
+    ("Stop.", IntentName.STOP, {}),
+    ("Hey Jarvis, stop!", IntentName.STOP, {}),
+    ("Never mind.", IntentName.STOP, {}),
+    ("stop, tars", IntentName.STOP, {}),
+]
+
+
+@pytest.mark.parametrize(("text", "name", "slots"), NATURAL, ids=[p[0] for p in NATURAL])
+def test_natural_phrasings(text: str, name: IntentName, slots: dict[str, str]) -> None:
+    intent = IntentMatcher(("tars", "hey jarvis", "jarvis")).match(text)
+    assert intent is not None, text
+    assert (intent.name, dict(intent.slots)) == (name, slots)
+
+
+def test_templates_are_data_and_extra_files_extend_them(tmp_path: Path) -> None:
+    assert "time" in builtin_templates().read_text()
+    extra = tmp_path / "mine.yaml"
+    extra.write_text('language: en\nintents:\n  time:\n    data:\n'
+                     '      - sentences:\n          - "how late is it [(now|already)]"\n')
+    assert IntentMatcher().match("how late is it already") is None
+    matcher = IntentMatcher(extra_files=[extra])
+    found = matcher.match("How late is it now?")
+    assert found is not None and found.name is IntentName.TIME
+    assert matcher.match("what time is it") is not None  # the packaged sentences stay
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('language: en\nintents:\n  weather:\n    data:\n'
+                   '      - sentences:\n          - "is it raining"\n')
+    with pytest.raises(ValueError, match="weather"):
+        IntentMatcher(extra_files=[bad])
+
+
+@pytest.mark.parametrize(("text", "rest"), [
+    ("Hey Jarvis, what time is it?", "what time is it?"),
+    ("Hey, Jarvis. Stop!", "Stop!"),
+    ("hey jarvis hey jarvis tell me a joke", "tell me a joke"),
+    ("Jarvis", ""),
+    ("Hey Jarvis.", ""),
+    ("Hey TARS, how are you", "how are you"),
+    ("Jarvisland is an island", "Jarvisland is an island"),
+    ("hey there", "hey there"),
+    ("What did Jarvis say?", "What did Jarvis say?"),
+])
+def test_wake_phrase_is_stripped_only_at_the_start(text: str, rest: str) -> None:
+    phrases = WakePhrases()
+    assert phrases.strip(text) == rest
+    assert phrases.only_wake(text) is (rest == "")

@@ -16,9 +16,10 @@ from tars.contracts.tts import TtsControl, TtsSay, TtsStatus
 from tars.contracts.turn import TextTurn, TurnEvent, TurnResult
 from tars.contracts.wake import WakeEvent
 from tars.runtime import Inbound, Service
+from tars.runtime.clock import SystemClock
+from tars.runtime.errors import ConfigError
 from tars_router.active import ActiveTurn, SiteState
 from tars_router.answers import LocalAnswers
-from tars.runtime.clock import SystemClock
 from tars_router.intents import Intent, IntentMatcher, IntentName
 from tars_router.settings import Settings
 from tars_router.turns import EndReason, Transition, TurnMachine, TurnState
@@ -34,11 +35,12 @@ class LlmWentOffline(Exception):
 class Router:
     """Owns the site machines and the turns in flight; every machine call goes through _apply."""
 
-    def __init__(self, settings: Settings, service: Service) -> None:
+    def __init__(self, settings: Settings, service: Service,
+                 matcher: IntentMatcher | None = None) -> None:
         self.settings = settings
         self.service = service
         self.clock = SystemClock(ZoneInfo(settings.timezone) if settings.timezone else None)
-        self.matcher = IntentMatcher((settings.assistant_name,))
+        self.matcher = matcher or IntentMatcher((settings.assistant_name,), settings.intents_files)
         self.answers = LocalAnswers(settings.assistant_name, self.clock)
         self.sites: dict[str, SiteState] = {}
         self.turns: dict[str, ActiveTurn] = {}
@@ -301,7 +303,12 @@ async def build(settings: Settings, service: Service) -> None:
 
 async def build_router(settings: Settings, service: Service) -> Router:
     """Wire the router's handlers (nothing to preload: the engine is pure Python)."""
-    router = Router(settings, service)
+    try:
+        matcher = await asyncio.to_thread(IntentMatcher, (settings.assistant_name,),
+                                          settings.intents_files)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"router: intents_files: {exc}") from exc
+    router = Router(settings, service, matcher)
     service.handle(T.STT_FINAL, router.on_final)
     service.handle(T.ROUTER_TEXT, router.on_text)
     service.handle(T.WAKE_EVENT, router.on_wake)

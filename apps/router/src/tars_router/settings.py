@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -16,6 +16,15 @@ class Settings(CoreSettings):
     section: ClassVar[str] = "router"
 
     assistant_name: str = "TARS"
+    wake_phrases: list[str] = Field(
+        default=["hey jarvis", "jarvis", "hey tars", "tars"],
+        description="Stripped from the start of transcripts (the wake word is never the question)")
+    intents_files: list[str] = Field(
+        default=[], description="hassil template files merged over the packaged intents")
+    follow_up: Literal["question", "always", "never"] = Field(
+        default="question",
+        description="Listen without the wake word after a reply: only if it asked a question, "
+                    "always, or never")
     timezone: str = Field(default="", description="IANA zone for time/date answers; empty = local")
     wake_window_s: float = Field(default=8.0, gt=0)
     listen_timeout_s: float = Field(default=15.0, gt=0)
