@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from tars.contracts.envelope import Payload
+from tars.contracts.llm import ChatMessage
 
 TurnStage = Literal["idle", "awake", "listening", "thinking", "speaking", "follow_up"]
 
@@ -14,6 +15,10 @@ class TextTurn(Payload):
 
     text: str
     speak: bool = True
+    history: list[ChatMessage] | None = None
+    """The caller's own conversation before ``text`` (an HTTP chat client's messages): used as
+    the LLM history instead of the site's, and the turn is not added to the site's history.
+    None: the site's conversation, as for a spoken turn."""
 
 
 class TurnEvent(Payload):
