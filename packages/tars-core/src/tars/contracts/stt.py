@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from tars.contracts.audio import AudioPurpose
 from tars.contracts.envelope import Payload
 
 
@@ -13,6 +14,10 @@ class SttPartial(Payload):
     text: str
     speech_start_s: float
     audio_s: float
+    speculative: bool = False
+    """True: the transcript of the audio up to a pause that may be the end of the utterance
+    (the endpoint is not decided yet); the final follows, or speech resumes."""
+    purpose: AudioPurpose = "turn"
 
 
 class SttFinal(Payload):
@@ -26,6 +31,14 @@ class SttFinal(Payload):
     speech_end_ts: float = 0.0
     audio_s: float = 0.0
     transcribe_ms: float = 0.0
+    speech_start_ts: float = 0.0
+    """Wall clock when the audio where speech started had arrived."""
+    endpoint_ts: float = 0.0
+    """Wall clock when the endpoint (end of the utterance) was decided."""
+    final_ts: float = 0.0
+    """Wall clock when this final was ready to publish."""
+    purpose: AudioPurpose = "turn"
+    """The purpose of the audio it came from: "transcription" finals never become turns."""
 
 
 class SttControl(Payload):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tars.contracts.audio import AudioPurpose
 from tars.contracts.envelope import Payload
 
 
@@ -14,3 +15,6 @@ class WakeEvent(Payload):
     phrase: str | None = None
     command: str | None = None
     barge_in: bool = False
+    purpose: AudioPurpose = "turn"
+    """A "turn" wake opens a turn (its correlation id is the turn id); a "detection" wake
+    answers a client that asked for wake word detection only: the router ignores it."""
