@@ -86,3 +86,26 @@ class Credentials:
 def stack_url_file(runtime_dir: Path) -> Path:
     """Where `tars up` leaves the operator URL so other tars commands find the running stack."""
     return runtime_dir / "cli.url"
+
+
+def gateway_token_file(runtime_dir: Path) -> Path:
+    """Where `tars up` keeps the HTTP gateway's bearer token."""
+    return runtime_dir / "gateway.token"
+
+
+def load_or_create_token(path: Path) -> str:
+    """The bearer token kept in ``path`` (mode 0600); a new random one, like the broker
+    passwords, when the file is missing or empty."""
+    try:
+        token = path.read_text().strip()
+        if token:
+            return token
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(token + "\n")
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+    return token
