@@ -58,11 +58,14 @@ def bench_voice(
     json_: JsonOpt = False,
     url: Annotated[str | None, typer.Option(help="A running stack's broker (default: start one)")] = None,
     rounds: Annotated[int, typer.Option(help="Times each question is asked")] = 1,
+    cpus: Annotated[int | None, typer.Option(
+        help="Confine the bench and every worker it starts to this many cores")] = None,
 ) -> None:
-    """Spoken questions through the full stack: voice-to-voice p50/p95 per path, RSS, ready time."""
+    """Spoken questions ("hey jarvis, ...") through the full stack over MQTT audio: voice-to-voice
+    and every stage's p50/p95 per path (intent / llm), RSS, ready time."""
     from tars.bench import voice
 
-    show(voice.run(configured_url(url), rounds), json_)
+    show(voice.run(configured_url(url), rounds, cpus), json_)
 
 
 def _parse_sets(sets: list[str] | None) -> dict[str, Any]:

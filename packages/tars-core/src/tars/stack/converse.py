@@ -19,6 +19,7 @@ from tars.contracts.llm import LlmStreamChunk
 from tars.contracts.stt import SttFinal
 from tars.contracts.tts import TtsStatus
 from tars.contracts.turn import TurnEvent, TurnResult
+from tars.contracts.wake import WakeEvent
 from tars.runtime.service import Inbound, Service
 
 CHUNK_S = 0.06
@@ -58,6 +59,7 @@ class Conversation:
         self.service = service
         self.record = TurnRecord(site)
         self.tts_wait_s = tts_wait_s
+        service.handle(T.WAKE_EVENT, self._on_wake)
         service.handle(T.STT_FINAL, self._on_final)
         service.handle(T.TURN_EVENT, self._on_turn_event)
         service.handle(T.TURN_RESULT, self._on_result)
@@ -69,11 +71,22 @@ class Conversation:
         rec = self.record
         return bool(rec.correlation_id) and msg.correlation_id == rec.correlation_id
 
-    async def _on_final(self, msg: Inbound[SttFinal]) -> None:
-        if msg.site_id == self.record.site and not self.record.correlation_id and msg.payload.text:
+    async def _on_wake(self, msg: Inbound[WakeEvent]) -> None:
+        """The wake word opens the turn: its correlation id is the turn's, from here to the end."""
+        if (msg.site_id == self.record.site and msg.payload.purpose == "turn"
+                and not self.record.correlation_id):
             self.record.correlation_id = msg.correlation_id
-            self.record.transcript = msg.payload.text
-            self.record.events.append((msg.envelope.ts, "stt.final"))
+            self.record.events.append((msg.envelope.ts, "wake"))
+
+    async def _on_final(self, msg: Inbound[SttFinal]) -> None:
+        rec = self.record
+        if msg.site_id != rec.site or not msg.payload.text or rec.transcript:
+            return
+        if rec.correlation_id and msg.correlation_id != rec.correlation_id:
+            return
+        rec.correlation_id = msg.correlation_id
+        rec.transcript = msg.payload.text
+        rec.events.append((msg.envelope.ts, "stt.final"))
 
     async def _on_turn_event(self, msg: Inbound[TurnEvent]) -> None:
         if self._mine(msg):
@@ -174,6 +187,9 @@ def summarize(rec: TurnRecord, true_end_wall: float, out: Path | None) -> dict[s
         "first_token_ms": res.first_token_ms if res else None,
         "stages": [{"stage": label, "offset_ms": round((ts - true_end_wall) * 1000, 1)}
                    for ts, label in sorted(rec.events)],
+        "stage_ms": ({name: round((ts - true_end_wall) * 1000, 1)
+                      for name, ts in sorted(res.stages.items(), key=lambda kv: kv[1])}
+                     if res else {}),
         "reply_audio_s": round(audio_s, 3),
         "out": path_written,
     }
