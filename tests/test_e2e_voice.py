@@ -67,7 +67,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def spoken(text: str) -> Any:
-    return with_silence(piper(text), before_s=0.3, after_s=0.2)
+    """The question as a user says it: the wake word first, in one breath."""
+    return with_silence(piper(f"Hey Jarvis, {text}"), before_s=0.3, after_s=0.2)
 
 
 async def ask_spoken(stack: Stack, text: str, **kw: Any) -> dict[str, Any]:
@@ -123,10 +124,10 @@ async def test_reply_audio_matches_reply_text(stack: Stack, whisper: Any, tmp_pa
 
 
 async def test_remember_then_recall(stack: Stack) -> None:
-    first = await ask_spoken(stack, "Remember that my sister is called Ada.")
+    first = await ask_spoken(stack, "Remember that my sister is called Ada.", site="e2e-home")
     assert first["path"] == "llm" and first["reason"] == "completed", first
     await asyncio.sleep(1.0)  # the memory worker ingests the finished turn
-    second = await ask_spoken(stack, "What is my sister called?")
+    second = await ask_spoken(stack, "What is my sister called?", site="e2e-home")
     assert second["path"] == "llm", second
     assert "ada" in second["reply"].lower(), (first, second)
 
