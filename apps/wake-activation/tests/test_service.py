@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import AsyncIterator, Callable
 
 import numpy as np
+import orjson
 import pytest
 
 from tars.audio import SAMPLE_RATE
 from tars.contracts import decode
 from tars.contracts import topics as T
-from tars.contracts.audio import AudioFrame
+from tars.contracts.audio import AudioFrame, AudioPurpose
 from tars.contracts.llm import LlmCancel
 from tars.contracts.stt import SttFinal
 from tars.contracts.tts import TtsControl, TtsStatus
@@ -25,11 +27,13 @@ pytestmark = pytest.mark.models
 Speech = np.ndarray  # type: ignore[type-arg]
 
 
-async def send(client: Service, site: str, audio: Speech, start_s: float = 0.0) -> None:
+async def send(client: Service, site: str, audio: Speech, start_s: float = 0.0,
+               purpose: AudioPurpose = "turn", cid: str | None = None) -> None:
     n = 480
     for off in range(0, audio.size, n):
-        await client.publish(T.AUDIO_MIC, AudioFrame(seq=off // n, audio_time_s=start_s + off / SAMPLE_RATE),
-                             pcm=audio[off:off + n].astype("<i2").tobytes(), params={"site": site})
+        frame = AudioFrame(seq=off // n, audio_time_s=start_s + off / SAMPLE_RATE, purpose=purpose)
+        await client.publish(T.AUDIO_MIC, frame, pcm=audio[off:off + n].astype("<i2").tobytes(),
+                             params={"site": site}, correlation_id=cid)
 
 
 @pytest.fixture
@@ -112,3 +116,73 @@ async def test_wrong_rate_is_reported(rig: tuple[Service, WakeWorker, Collector]
                          params={"site": "hall"})
     event = decode((await errors.wait_for(1))[0].payload)
     assert event.data["kind"] == "validation" and "8000 Hz" in event.data["reason"]
+
+
+async def test_each_detection_is_a_new_turn_id(
+    rig: tuple[Service, WakeWorker, Collector], say: Callable[[str, str], Speech]
+) -> None:
+    client, _worker, wakes = rig
+    audio = say("piper", "Hey Jarvis, what time is it?")
+    await send(client, "hall", audio)
+    await drained(_worker)
+    await send(client, "hall", audio, start_s=10.0)
+    got = await wakes.wait_for(2, timeout=30)
+    envs = [decode(m.payload) for m in got]
+    assert envs[0].correlation_id != envs[1].correlation_id
+    assert all(e.payload(WakeEvent).purpose == "turn" for e in envs)
+
+
+async def test_purposes_detection_answers_the_client_and_transcription_never_wakes(
+    rig: tuple[Service, WakeWorker, Collector], say: Callable[[str, str], Speech]
+) -> None:
+    client, worker, wakes = rig
+    audio = say("piper", "Hey Jarvis, what time is it?")
+    await send(client, "gw", audio, purpose="transcription", cid="client-t")
+    await drained(worker)
+    assert wakes.messages == []
+    await client.publish(T.TTS_STATUS, TtsStatus(event="started", text="reply"),
+                         correlation_id="reply-9", site_id="gw")
+    await send(client, "gw", audio, start_s=10.0, purpose="detection", cid="client-d")
+    env = decode((await wakes.wait_for(1, timeout=20))[0].payload)
+    event = env.payload(WakeEvent)
+    assert event.purpose == "detection" and env.correlation_id == "client-d"
+    assert not event.barge_in and worker.speaking == {"gw": "reply-9"}  # never stops a reply
+
+
+async def test_made_up_sites_are_bounded_and_malformed_headers_reported(
+    say: Callable[[str, str], Speech],
+) -> None:
+    broker = InMemoryBroker()
+    svc = Service("wake", InMemoryBus(broker), heartbeat_s=3600)
+    worker = await setup(load_settings(Settings, max_sites=3), svc)
+    client = Service("client", InMemoryBus(broker), heartbeat_s=3600)
+    errors, wakes = Collector(), Collector()
+    await svc.start()
+    await client.start()
+    await client.bus.subscribe(T.SYSTEM_ERROR.filter, errors)
+    await client.bus.subscribe(T.WAKE_EVENT.filter, wakes)
+    try:
+        await send(client, "real", say("piper", "Please close the garage door."))
+        quiet = np.zeros(480, dtype=np.int16)
+        for i in range(200):
+            await send(client, f"fake{i}", quiet)
+        await drained(worker)
+        assert len(worker.sites) == 3 and worker.sites.loaded() <= 3
+        assert worker.sites.refused >= 197
+        env = decode((await errors.wait_for(1))[0].payload)
+        assert "refused" in env.data["reason"]
+        # headers that do not validate, odd byte counts: decode errors, no traceback, still serving
+        bad = [{"sample_rate": "fast"}, {"channels": 0}, {"sample_rate": -5}, {"seq": [1]}]
+        for data in bad:
+            header = orjson.dumps({"type": "audio.frame", "data": data})
+            await client.bus.publish(T.AUDIO_MIC.topic(site="real"),
+                                     b"TPCM" + struct.pack(">I", len(header)) + header + b"\0\0")
+        await client.publish(T.AUDIO_MIC, AudioFrame(), pcm=b"\0\0\0", params={"site": "real"})
+        got = await errors.wait_for(6, timeout=10)
+        kinds = [decode(m.payload).data["kind"] for m in got[1:]]
+        assert kinds == ["decode"] * 5
+        await send(client, "real", say("piper", "Hey Jarvis, what time is it?"), start_s=30.0)
+        await wakes.wait_for(1, timeout=20)
+    finally:
+        await client.stop()
+        await svc.stop()

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from collections import OrderedDict
 
 import numpy as np
 import numpy.typing as npt
 
 from tars.audio import SAMPLE_RATE
 from tars.contracts import topics as T
-from tars.contracts.audio import AudioFrame
+from tars.contracts.audio import AudioFrame, AudioPurpose
+from tars.contracts.envelope import new_id
+from tars.contracts.health import Status
 from tars.contracts.llm import LlmCancel
 from tars.contracts.stt import SttFinal
 from tars.contracts.tts import TtsControl, TtsStatus
@@ -21,12 +22,12 @@ from tars.runtime import Inbound, ModelExecutor, Service
 from tars_wake.detector import WakeDetection, WakeDetector
 from tars_wake.phrase import PhraseWakeMatcher
 from tars_wake.settings import Settings
+from tars_wake.sites import Chunk, SiteStream, SiteTable
 
 log = logging.getLogger("tars_wake.service")
 
 Int16Array = npt.NDArray[np.int16]
 ERROR_EVERY_S = 5.0
-MAX_QUEUED_FRAMES = 200
 
 
 def site_of(topic: str) -> str:
@@ -35,17 +36,8 @@ def site_of(topic: str) -> str:
     return parts[-2] if len(parts) >= 2 else ""
 
 
-@dataclass
-class _Site:
-    queue: asyncio.Queue[tuple[Int16Array, float]] = field(
-        default_factory=lambda: asyncio.Queue(MAX_QUEUED_FRAMES))
-    detector: WakeDetector | None = None
-    dropped: int = 0
-    last_error_at: float = float("-inf")
-
-
 class WakeWorker:
-    """One WakeDetector per site, fed in order by a per-site task through one executor."""
+    """One WakeDetector per site (bounded), fed in order by a per-site task through one executor."""
 
     def __init__(self, settings: Settings, service: Service, executor: ModelExecutor,
                  first: WakeDetector | None = None) -> None:
@@ -53,78 +45,100 @@ class WakeWorker:
         self.service = service
         self.executor = executor
         self.matcher = PhraseWakeMatcher(settings.phrases)
-        self.sites: dict[str, _Site] = {}
+        self.sites = SiteTable(settings.max_sites, settings.site_idle_s, settings.sites)
+        if first is not None:
+            self.sites.spare.append(first)
         self.speaking: dict[str, str] = {}
         """site -> correlation id of the reply TTS is speaking there."""
-        self._spare = first
+        self.tts_instance: str | None = None
+        self._errors: OrderedDict[str, tuple[float, int]] = OrderedDict()
 
     def register(self) -> None:
         self.service.handle(T.AUDIO_MIC, self.on_audio)
         self.service.handle(T.TTS_STATUS, self.on_tts_status)
+        self.service.handle(T.SYSTEM_STATUS, self.on_tts_presence,
+                            topic=T.SYSTEM_STATUS.topic(service=self.settings.tts_service))
         if self.settings.phrase_mode:
             self.service.handle(T.STT_FINAL, self.on_final)
 
     async def on_audio(self, msg: Inbound[AudioFrame]) -> None:
         site, frame = site_of(msg.topic), msg.payload
-        if not msg.pcm:
-            return
+        if not msg.pcm or frame.purpose == "transcription":
+            return  # end-of-stream markers; clients that want text only
         if frame.sample_rate != SAMPLE_RATE or frame.channels != 1:
             await self._bad_frame(site, msg.topic, f"audio frame at {frame.sample_rate} Hz, "
                                   f"{frame.channels} channel(s); expected {SAMPLE_RATE} Hz mono")
             return
-        state = self.sites.get(site)
-        if state is None:
-            state = self.sites[site] = _Site()
-            self.service.spawn(self._consume(site, state), name=f"wake-{site}")
+        stream = self.sites.admit(site, frame.purpose)
+        if stream is None:
+            await self._bad_frame(site, msg.topic, "refused: no detector free for another site "
+                                  f"(max_sites = {self.settings.max_sites})", key="refused")
+            return
+        if stream.task is None:
+            stream.task = self.service.spawn(self._consume(stream), name=f"wake-{site}")
         samples = np.frombuffer(msg.pcm, dtype="<i2").astype(np.int16)
-        if state.queue.full():
-            state.queue.get_nowait()
-            state.dropped += 1
-        state.queue.put_nowait((samples, frame.audio_time_s))
+        stream.put(Chunk(samples, frame.audio_time_s, msg.correlation_id))
 
-    async def _bad_frame(self, site: str, topic: str, reason: str) -> None:
-        state = self.sites.setdefault(site, _Site())
+    async def _bad_frame(self, site: str, topic: str, reason: str, key: str | None = None) -> None:
+        """Bad input: reported at most every ERROR_EVERY_S per site (or ``key``), counted always."""
         now = time.monotonic()
-        if now - state.last_error_at >= ERROR_EVERY_S:
-            state.last_error_at = now
-            await self.service.report_error("validation", f"site {site}: {reason}", topic=topic)
+        key = site if key is None else key
+        last, suppressed = self._errors.pop(key, (float("-inf"), 0))
+        if now - last < ERROR_EVERY_S:
+            self.service.counters.errors += 1
+            self._errors[key] = (last, suppressed + 1)
+        else:
+            self._errors[key] = (now, 0)
+            more = f" ({suppressed} more since the last report)" if suppressed else ""
+            await self.service.report_error("validation", f"site {site}: {reason}{more}", topic=topic)
+        while len(self._errors) > 256:
+            self._errors.popitem(last=False)
 
     async def _detector(self, origin_s: float) -> WakeDetector:
-        det, self._spare = self._spare, None
-        if det is None:
+        if self.sites.spare:
+            det = self.sites.spare.pop()
+        else:
             det = WakeDetector(self.settings.wake())
             await self.executor.run(det.load)
         det.restart(origin_s)
         return det
 
-    async def _consume(self, site: str, state: _Site) -> None:
+    async def _consume(self, stream: SiteStream) -> None:
         while True:
-            samples, t = await state.queue.get()
-            det = state.detector
+            chunk = await stream.queue.get()
+            det = stream.detector
             if det is None:
-                det = state.detector = await self._detector(t)
-            elif abs(det.clock_s - t) > self.settings.max_clock_gap_s:
-                det.restart(t)
-            for hit in await self.executor.run(det.process, samples):
-                await self.wake(site, hit)
+                det = stream.detector = await self._detector(chunk.audio_time_s)
+            elif abs(det.clock_s - chunk.audio_time_s) > self.settings.max_clock_gap_s:
+                det.restart(chunk.audio_time_s)
+            for hit in await self.executor.run(det.process, chunk.samples):
+                cid = chunk.correlation_id if stream.purpose == "detection" else None
+                await self.wake(stream.site, hit, purpose=stream.purpose, correlation_id=cid)
 
     async def wake(self, site: str, hit: WakeDetection, *, phrase: str | None = None,
-                   command: str | None = None, correlation_id: str | None = None) -> None:
-        """Publish the wake event; while TTS speaks on the site, stop it first (barge-in)."""
-        reply = self.speaking.pop(site, None)
+                   command: str | None = None, correlation_id: str | None = None,
+                   purpose: AudioPurpose = "turn") -> None:
+        """Publish the wake event; while TTS speaks on the site, stop it first (barge-in).
+
+        A wake word in "turn" audio gets a new correlation id: the turn id. A "detection" wake
+        carries the client's id and never stops a reply."""
+        reply = self.speaking.pop(site, None) if purpose == "turn" else None
         if reply is not None:
             await self.service.publish(T.TTS_CONTROL, TtsControl(action="stop", target=reply),
                                        correlation_id=reply, site_id=site)
             await self.service.publish(T.LLM_CANCEL, LlmCancel(reason="barge-in"),
                                        correlation_id=reply, site_id=site)
         event = WakeEvent(model=hit.model, score=round(hit.score, 4), audio_time_s=hit.at_s,
-                          phrase=phrase, command=command, barge_in=reply is not None)
-        await self.service.publish(T.WAKE_EVENT, event, correlation_id=correlation_id,
-                                   site_id=site)
-        log.info("wake on %s: %s %.3f at %.2f s%s", site, hit.model, hit.score, hit.at_s,
-                 " (barge-in)" if reply else "")
+                          phrase=phrase, command=command, barge_in=reply is not None,
+                          purpose=purpose)
+        cid = correlation_id or new_id()
+        await self.service.publish(T.WAKE_EVENT, event, correlation_id=cid, site_id=site)
+        log.info("wake on %s: %s %.3f at %.2f s (%s %s)%s", site, hit.model, hit.score, hit.at_s,
+                 purpose, cid[:12], " (barge-in)" if reply else "")
 
     async def on_final(self, msg: Inbound[SttFinal]) -> None:
+        if msg.payload.purpose != "turn":
+            return
         found = self.matcher.match(msg.payload.text)
         if found is None:
             return
@@ -138,6 +152,15 @@ class WakeWorker:
             self.speaking[site] = msg.correlation_id
         elif msg.payload.event == "ended" and self.speaking.get(site) == msg.correlation_id:
             del self.speaking[site]
+
+    async def on_tts_presence(self, msg: Inbound[Status]) -> None:
+        """The tts worker went offline or restarted: no reply of its is playing any more."""
+        st = msg.payload
+        restarted = self.tts_instance is not None and st.instance != self.tts_instance
+        self.tts_instance = st.instance
+        if (st.state == "offline" or restarted) and self.speaking:
+            log.info("tts %s: no site is speaking", st.state)
+            self.speaking.clear()
 
 
 async def build(settings: Settings, service: Service) -> None:
@@ -154,5 +177,6 @@ async def setup(settings: Settings, service: Service) -> WakeWorker:
     worker = WakeWorker(settings, service, executor, first)
     worker.register()
     service.models = {"wake": ",".join(settings.models), "engine": "openWakeWord"}
-    service.capabilities = ["wake.word"] + (["wake.phrase"] if settings.phrase_mode else [])
+    service.capabilities = (["wake.word", "wake.detection"]
+                            + (["wake.phrase"] if settings.phrase_mode else []))
     return worker

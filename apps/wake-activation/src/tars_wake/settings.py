@@ -22,6 +22,13 @@ class Settings(CoreSettings):
     phrase_mode: bool = Field(default=True, description="also wake on a phrase in stt/final")
     phrases: list[str] = Field(default_factory=lambda: list(DEFAULT_PHRASES))
     max_clock_gap_s: float = Field(default=0.5, gt=0.0)
+    max_sites: int = Field(default=8, ge=1, le=256,
+                           description="detectors loaded at most (one per site and purpose)")
+    site_idle_s: float = Field(default=60.0, gt=0.0,
+                               description="a site without audio this long frees its detector")
+    sites: list[str] = Field(default_factory=list,
+                             description="sites allowed to wake (empty: any, up to max_sites)")
+    tts_service: str = Field(default="tts", description="whose status ends speaking state")
 
     def wake(self) -> WakeSettings:
         return WakeSettings(models=tuple(self.models), threshold=self.threshold,
