@@ -1,0 +1,75 @@
+"""A client's audio as tars microphone frames: checked, converted to 16 kHz mono s16le, published."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wyoming.audio import AudioChunk, AudioChunkConverter
+
+from tars.audio import SAMPLE_RATE
+from tars.contracts import topics as T
+from tars.contracts.audio import AudioFrame, AudioPurpose
+from tars.runtime import Service
+from tars_wyoming.wire import BadEvent
+
+
+def audio_format(data: dict[str, Any]) -> tuple[int, int, int]:
+    """``rate``, ``width``, ``channels`` of an audio-start / audio-chunk, or BadEvent."""
+    rate, width, channels = data.get("rate"), data.get("width"), data.get("channels")
+    for name, value, low, high in (("rate", rate, 8000, 96000), ("width", width, 1, 4),
+                                   ("channels", channels, 1, 2)):
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise BadEvent(f"audio {name} must be an integer within {low}..{high}, got {value!r}",
+                           "bad-audio")
+    assert isinstance(rate, int) and isinstance(width, int) and isinstance(channels, int)
+    return rate, width, channels
+
+
+class MicStream:
+    """One stream on ``tars/audio/{site}/mic`` with a ``purpose``; the audio clock starts at 0."""
+
+    def __init__(self, service: Service, site: str, purpose: AudioPurpose, correlation_id: str,
+                 *, max_s: float) -> None:
+        self.service = service
+        self.site = site
+        self.purpose: AudioPurpose = purpose
+        self.correlation_id = correlation_id
+        self.max_s = max_s
+        self.seq = 0
+        self.samples = 0
+        self.ended = False
+        self._convert = AudioChunkConverter(rate=SAMPLE_RATE, width=2, channels=1)
+
+    @property
+    def audio_s(self) -> float:
+        return self.samples / SAMPLE_RATE
+
+    async def write(self, data: dict[str, Any], payload: bytes | None) -> None:
+        rate, width, channels = audio_format(data)
+        audio = payload or b""
+        if len(audio) % (width * channels):
+            raise BadEvent("audio-chunk is not a whole number of samples", "bad-audio")
+        try:
+            chunk = self._convert.convert(AudioChunk(rate, width, channels, audio))
+        except Exception as exc:  # audioop.error (or pyaudioop's ValueError on 3.13+)
+            raise BadEvent(f"audio-chunk cannot be converted: {exc}", "bad-audio") from exc
+        if not chunk.audio:
+            return
+        if self.audio_s + len(chunk.audio) / 2 / SAMPLE_RATE > self.max_s:
+            raise BadEvent(f"audio stream longer than {self.max_s:.0f} s", "stream-too-long")
+        await self._publish(AudioFrame(seq=self.seq, audio_time_s=round(self.audio_s, 6),
+                                       purpose=self.purpose), chunk.audio)
+        self.samples += len(chunk.audio) // 2
+
+    async def end(self) -> float:
+        """The last frame (``final``): flushes the utterance in flight. Returns the stream length."""
+        if not self.ended:
+            self.ended = True
+            await self._publish(AudioFrame(seq=self.seq, audio_time_s=round(self.audio_s, 6),
+                                           final=True, purpose=self.purpose), b"")
+        return self.audio_s
+
+    async def _publish(self, frame: AudioFrame, pcm: bytes) -> None:
+        await self.service.publish(T.AUDIO_MIC, frame, pcm=pcm, params={"site": self.site},
+                                   site_id=self.site, correlation_id=self.correlation_id)
+        self.seq += 1
