@@ -1,0 +1,81 @@
+"""Chat over the bus: a TextTurn to the router (with the caller's history), its reply back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from tars.contracts import topics as T
+from tars.contracts.envelope import new_id
+from tars.contracts.llm import ChatMessage, LlmStreamChunk
+from tars.contracts.turn import TextTurn, TurnResult
+from tars.runtime import Inbound, Service
+from tars_gateway.errors import Unavailable
+
+DeltaSink = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class _Turn:
+    on_delta: DeltaSink | None
+    result: asyncio.Future[TurnResult]
+    streamed: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    correlation_id: str
+    result: TurnResult
+    streamed: str
+
+
+class RouterClient:
+    """One typed turn per request, each on a site of its own from a pool (the router runs one
+    turn per site at a time), without speech."""
+
+    def __init__(self, service: Service, site_prefix: str, slots: int) -> None:
+        self.service = service
+        self.sites: asyncio.Queue[str] = asyncio.Queue()
+        for n in range(slots):
+            self.sites.put_nowait(f"{site_prefix}-c{n}")
+        self.turns: dict[str, _Turn] = {}
+        service.handle(T.TURN_RESULT, self.on_result)
+        service.handle(T.LLM_STREAM, self.on_chunk)
+
+    async def on_result(self, msg: Inbound[TurnResult]) -> None:
+        turn = self.turns.get(msg.correlation_id)
+        if turn is not None and not turn.result.done():
+            turn.result.set_result(msg.payload)
+
+    async def on_chunk(self, msg: Inbound[LlmStreamChunk]) -> None:
+        turn = self.turns.get(msg.correlation_id)
+        if turn is None or turn.result.done() or not msg.payload.delta:
+            return
+        turn.streamed.append(msg.payload.delta)
+        if turn.on_delta is not None:
+            await turn.on_delta(msg.payload.delta)
+
+    async def ask(self, text: str, history: list[ChatMessage], *, timeout_s: float,
+                  on_delta: DeltaSink | None = None, correlation_id: str | None = None) -> ChatReply:
+        try:
+            site = await asyncio.wait_for(self.sites.get(), timeout_s)
+        except TimeoutError:
+            raise Unavailable("every chat slot is busy", code="busy") from None
+        cid = correlation_id or new_id()
+        turn = _Turn(on_delta, asyncio.get_running_loop().create_future())
+        self.turns[cid] = turn
+        try:
+            await self.service.publish(T.ROUTER_TEXT, TextTurn(text=text, speak=False, history=history),
+                                       correlation_id=cid, site_id=site)
+            try:
+                result = await asyncio.wait_for(asyncio.shield(turn.result), timeout_s)
+            except TimeoutError:
+                raise Unavailable("the router did not answer in time", code="router_timeout",
+                                  status=504) from None
+            return ChatReply(cid, result, "".join(turn.streamed))
+        finally:
+            self.turns.pop(cid, None)
+            if not turn.result.done():
+                turn.result.cancel()
+            self.sites.put_nowait(site)

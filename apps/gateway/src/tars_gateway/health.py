@@ -1,0 +1,69 @@
+"""Every worker's retained status and info, and its latest heartbeat, as seen on the bus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tars.contracts import topics as T
+from tars.contracts.health import Heartbeat, Info, Status
+from tars.runtime import Inbound, Service
+
+
+@dataclass
+class WorkerHealth:
+    state: str = "unknown"
+    instance: str = ""
+    since: float = 0.0
+    reason: str | None = None
+    info: Info | None = None
+    heartbeat: Heartbeat | None = None
+    heartbeat_ts: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"state": self.state, "instance": self.instance, "since": self.since}
+        if self.reason:
+            out["reason"] = self.reason
+        if self.info is not None:
+            out["version"] = self.info.version
+            out["models"] = self.info.models
+            out["capabilities"] = self.info.capabilities
+        if self.heartbeat is not None:
+            hb = self.heartbeat
+            out["heartbeat"] = {"ts": self.heartbeat_ts, "uptime_s": round(hb.uptime_s, 1),
+                                "lag_p99_ms": hb.lag_p99_ms, "rss_mb": round(hb.rss_mb, 1),
+                                "handled": hb.handled, "errors": hb.errors, "in_flight": hb.in_flight}
+        return out
+
+
+class HealthTable:
+    """Keeps ``tars/system/{status,info,heartbeat}/+`` per service."""
+
+    def __init__(self, service: Service) -> None:
+        self.workers: dict[str, WorkerHealth] = {}
+        service.handle(T.SYSTEM_STATUS, self.on_status)
+        service.handle(T.SYSTEM_INFO, self.on_info)
+        service.handle(T.SYSTEM_HEARTBEAT, self.on_heartbeat)
+
+    def _of(self, topic: str) -> WorkerHealth:
+        name = topic.rsplit("/", 1)[-1]
+        return self.workers.setdefault(name, WorkerHealth())
+
+    async def on_status(self, msg: Inbound[Status]) -> None:
+        w = self._of(msg.topic)
+        w.state, w.instance, w.reason, w.since = (msg.payload.state, msg.payload.instance, msg.payload.reason,
+                                                  msg.envelope.ts)
+
+    async def on_info(self, msg: Inbound[Info]) -> None:
+        self._of(msg.topic).info = msg.payload
+
+    async def on_heartbeat(self, msg: Inbound[Heartbeat]) -> None:
+        w = self._of(msg.topic)
+        w.heartbeat, w.heartbeat_ts = msg.payload, msg.envelope.ts
+
+    def online(self, name: str) -> bool:
+        w = self.workers.get(name)
+        return w is not None and w.state == "online"
+
+    def snapshot(self) -> dict[str, Any]:
+        return {name: w.as_dict() for name, w in sorted(self.workers.items())}

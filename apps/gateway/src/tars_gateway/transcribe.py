@@ -1,0 +1,148 @@
+"""Transcription over the bus: audio frames (purpose "transcription") out, stt finals back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tars.audio.pcm import SAMPLE_RATE, Int16Array
+from tars.contracts import topics as T
+from tars.contracts.audio import AudioFrame
+from tars.contracts.envelope import new_id
+from tars.contracts.stt import SttFinal
+from tars.runtime import Inbound, Service
+from tars.stack.converse import speech_end_s
+from tars_gateway.errors import Unavailable
+
+FRAME_S = 0.1
+# A final whose speech ends this close to the last loud sample of the audio is the last one.
+END_TOLERANCE_S = 0.5
+# Each use of a site starts its audio clock this far after the previous use ended.
+CLOCK_GAP_S = 5.0
+
+
+@dataclass(frozen=True)
+class Segment:
+    text: str
+    start_s: float
+    end_s: float
+    confidence: float
+    language: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    language: str
+    duration_s: float
+    segments: list[Segment]
+    elapsed_ms: float
+
+
+@dataclass
+class _Pending:
+    correlation_id: str
+    origin_s: float
+    finals: list[SttFinal] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class _Slot:
+    site: str
+    clock_s: float = 0.0
+
+
+class SttClient:
+    """Streams audio to the stt worker on a pool of the gateway's own sites (one request per
+    site at a time) and collects the finals of that request."""
+
+    def __init__(self, service: Service, site_prefix: str, slots: int, *, settle_s: float = 2.0) -> None:
+        self.service = service
+        self.settle_s = settle_s
+        self.slots: asyncio.Queue[_Slot] = asyncio.Queue()
+        for n in range(slots):
+            self.slots.put_nowait(_Slot(f"{site_prefix}-t{n}"))
+        self.waiting: dict[str, _Pending] = {}
+        service.handle(T.STT_FINAL, self.on_final)
+
+    async def on_final(self, msg: Inbound[SttFinal]) -> None:
+        pending = self.waiting.get(msg.site_id or "")
+        if pending is None:
+            return
+        final = msg.payload
+        # our correlation id (the protocol); an older stt gives each utterance its own id
+        if msg.correlation_id == pending.correlation_id or final.speech_start_s >= pending.origin_s - 0.05:
+            pending.finals.append(final)
+            pending.changed.set()
+
+    async def transcribe(self, samples: Int16Array, *, timeout_s: float) -> Transcript:
+        """The text of ``samples`` (16 kHz mono int16); Unavailable if stt does not answer."""
+        started = time.monotonic()
+        try:
+            slot = await asyncio.wait_for(self.slots.get(), timeout_s)
+        except TimeoutError:
+            raise Unavailable("every transcription slot is busy", code="busy", status=503) from None
+        duration = samples.size / SAMPLE_RATE
+        origin = slot.clock_s + CLOCK_GAP_S
+        pending = _Pending(new_id(), origin)
+        self.waiting[slot.site] = pending
+        try:
+            await self._stream(slot.site, pending, samples)
+            quiet = self.settle_s * 4 + duration * 0.25
+            await self._collect(pending, speech_end_s(samples), started + timeout_s, quiet)
+        finally:
+            self.waiting.pop(slot.site, None)
+            slot.clock_s = origin + duration + 1.0
+            self.slots.put_nowait(slot)
+        finals = sorted(pending.finals, key=lambda f: f.speech_start_s)
+        segments = [Segment(f.text.strip(), round(f.speech_start_s - origin, 3), round(f.speech_end_s - origin, 3),
+                            f.confidence, f.language) for f in finals if f.text.strip()]
+        return Transcript(" ".join(s.text for s in segments), segments[0].language if segments else "en",
+                          round(duration, 3), segments, round((time.monotonic() - started) * 1000, 1))
+
+    async def _stream(self, site: str, pending: _Pending, samples: Int16Array) -> None:
+        step = int(FRAME_S * SAMPLE_RATE)
+        # a little silence after the audio lets the endpointer close the last utterance
+        audio = np.concatenate([samples.astype(np.int16), np.zeros(int(0.6 * SAMPLE_RATE), dtype=np.int16)])
+        seq = 0
+        for off in range(0, audio.size, step):
+            chunk = audio[off:off + step]
+            frame = AudioFrame(seq=seq, audio_time_s=round(pending.origin_s + off / SAMPLE_RATE, 4),
+                               purpose="transcription")
+            await self.service.publish(T.AUDIO_MIC, frame, pcm=chunk.astype("<i2").tobytes(),
+                                       params={"site": site}, site_id=site,
+                                       correlation_id=pending.correlation_id)
+            seq += 1
+        end_s = pending.origin_s + audio.size / SAMPLE_RATE
+        await self.service.publish(T.AUDIO_MIC, AudioFrame(seq=seq, audio_time_s=round(end_s, 4), final=True,
+                                                           purpose="transcription"),
+                                   pcm=b"", params={"site": site}, site_id=site,
+                                   correlation_id=pending.correlation_id)
+
+    async def _collect(self, pending: _Pending, voiced_s: float, deadline: float, quiet_s: float) -> None:
+        """Until the final covering the last loud sample came, or no final came for settle_s
+        (quiet_s before the first one: the audio may hold no words at all)."""
+        last_change = time.monotonic()
+        while True:
+            if pending.finals and voiced_s > 0 and max(
+                    f.speech_end_s for f in pending.finals) - pending.origin_s >= voiced_s - END_TOLERANCE_S:
+                return
+            idle = self.settle_s if (pending.finals or voiced_s == 0) else quiet_s
+            now = time.monotonic()
+            if now >= deadline:
+                if pending.finals or voiced_s == 0:
+                    return
+                raise Unavailable("the speech-to-text worker did not answer in time", code="stt_timeout",
+                                  status=504)
+            if now >= last_change + idle:
+                return
+            pending.changed.clear()
+            try:
+                await asyncio.wait_for(pending.changed.wait(), min(deadline, last_change + idle) - now)
+                last_change = time.monotonic()
+            except TimeoutError:
+                pass

@@ -1,0 +1,101 @@
+"""The real gateway process in front of the real workers: every endpoint, the openai client."""
+
+from __future__ import annotations
+
+import io
+import wave
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tars.audio import SAMPLE_RATE
+
+pytestmark = [pytest.mark.models, pytest.mark.e2e, pytest.mark.broker]
+
+
+def words(text: str) -> list[str]:
+    return "".join(c.lower() if c.isalnum() or c.isspace() else " " for c in text).split()
+
+
+def wav_bytes(samples: np.ndarray[Any, Any], rate: int = SAMPLE_RATE) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as wf:
+        wf.setnchannels(1)
+        wf.setsampwidth(2)
+        wf.setframerate(rate)
+        wf.writeframes(samples.astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def test_healthz_lists_every_worker(gateway: Any) -> None:
+    with gateway.client() as c:
+        body = c.get("/healthz").json()
+    assert body["status"] == "ok"
+    for name in ("stt", "tts", "router", "gateway"):
+        assert body["workers"][name]["state"] == "online", body
+
+
+def test_transcription_json_text_and_verbose(gateway: Any, say: Callable[[str], Any]) -> None:
+    audio = say("Set a timer for ten minutes.")
+    data = wav_bytes(audio)
+    with gateway.client() as c:
+        res = c.post("/v1/audio/transcriptions", files={"file": ("q.wav", data, "audio/wav")},
+                     data={"model": "whisper-1"})
+        assert res.status_code == 200, res.text
+        assert words(res.json()["text"]) in (words("set a timer for ten minutes"), words("set a timer for 10 minutes"))
+        text = c.post("/v1/audio/transcriptions", files={"file": ("q.wav", data, "audio/wav")},
+                      data={"model": "whisper-1", "response_format": "text"})
+        assert text.headers["content-type"].startswith("text/plain")
+        assert "timer" in text.text.lower()
+        verbose = c.post("/v1/audio/transcriptions", files={"file": ("q.wav", data, "audio/wav")},
+                         data={"model": "whisper-1", "response_format": "verbose_json"}).json()
+    assert verbose["duration"] == pytest.approx(audio.size / SAMPLE_RATE, abs=0.01)
+    seg = verbose["segments"][0]
+    assert 0.0 <= seg["start"] < seg["end"] <= verbose["duration"] + 0.7
+    assert not list(gateway.temp_dir.iterdir())
+
+
+def test_speech_wav_and_pcm_stream(gateway: Any) -> None:
+    with gateway.client() as c:
+        res = c.post("/v1/audio/speech", json={"model": "tts-1", "input": "Hello from the gateway.",
+                                               "voice": "alloy", "response_format": "wav"})
+        assert res.status_code == 200, res.text
+        assert res.headers["content-type"] == "audio/wav"
+        rate = int(res.headers["x-sample-rate"])
+        body = res.content
+        assert body[:4] == b"RIFF" and body[8:12] == b"WAVE"
+        pcm = np.frombuffer(body[44:], dtype="<i2")
+        assert pcm.size / rate > 0.8 and np.abs(pcm).max() > 1000
+        raw = c.post("/v1/audio/speech", json={"input": "Hello again.", "response_format": "pcm"})
+        assert raw.status_code == 200 and len(raw.content) > rate  # > 0.5 s of int16
+
+
+def test_chat_completion_plain_and_streamed(gateway: Any) -> None:
+    with gateway.client() as c:
+        res = c.post("/v1/chat/completions", json={"model": "tars", "messages": [
+            {"role": "user", "content": "what is your name"}]})
+        assert res.status_code == 200, res.text
+        body = res.json()
+        assert body["object"] == "chat.completion"
+        assert "TARS" in body["choices"][0]["message"]["content"]
+        assert body["tars"]["path"] == "intent"
+        with c.stream("POST", "/v1/chat/completions", json={"model": "tars", "stream": True, "messages": [
+                {"role": "system", "content": "be brief"}, {"role": "user", "content": "what is your name"}]}) as s:
+            assert s.headers["content-type"].startswith("text/event-stream")
+            lines = [ln for ln in s.iter_lines() if ln.startswith("data: ")]
+    assert lines[-1] == "data: [DONE]"
+    import orjson
+
+    chunks = [orjson.loads(ln[6:]) for ln in lines[:-1]]
+    text = "".join(ch["choices"][0]["delta"].get("content", "") for ch in chunks)
+    assert "TARS" in text
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert len({ch["id"] for ch in chunks}) == 1
+
+
+def test_models(gateway: Any) -> None:
+    with gateway.client() as c:
+        ids = {m["id"] for m in c.get("/v1/models").json()["data"]}
+    assert {"tars", "whisper-1", "tts-1"} <= ids
