@@ -30,5 +30,3 @@ class Settings(CoreSettings):
     tts_timeout_s: float = Field(default=60.0, gt=0.0)
     wake_settle_s: float = Field(default=1.0, gt=0.0,
                                  description="after audio-stop, wait this long for a late detection")
-    pipeline_timeout_s: float = Field(default=90.0, gt=0.0,
-                                      description="longest turn a satellite waits for")
