@@ -86,9 +86,10 @@ AUDIO_OUT = TopicSpec(_t("audio/{site}/out"), AudioFrame, "audio.frame",
                       "reply PCM for a site's speaker (binary frame)", qos=0, binary=True,
                       ordered=True, pub=("tts",), sub=("gateway", "wyoming", SATELLITE))
 WAKE_EVENT = TopicSpec(_t("wake/event"), WakeEvent, "wake.detected", "wake word heard",
-                       pub=("wake",), sub=("router", "stt", "tts", "wyoming"))
+                       pub=("wake", "wyoming"), sub=("router", "stt", "tts", "wyoming"))
 STT_PARTIAL = TopicSpec(_t("stt/partial"), SttPartial, "stt.partial",
-                        "interim transcript", qos=0, ordered=True, pub=("stt",))
+                        "interim transcript", qos=0, ordered=True, pub=("stt",),
+                        sub=("wyoming",))
 STT_FINAL = TopicSpec(_t("stt/final"), SttFinal, "stt.final", "final transcript of an utterance",
                       pub=("stt",), sub=("router", "wake", "gateway", "wyoming"))
 STT_CONTROL = TopicSpec(_t("stt/control"), SttControl, "stt.control", "mute / unmute",
