@@ -217,7 +217,7 @@ async def test_llm_timeout_apologises_and_cancels() -> None:
     try:
         result = await made.ear.ask("how far is the moon", "c-slow", timeout=3)
         assert result is not None and result.path == "error" and result.reason == "llm_timeout"
-        assert result.reply == "I can't reach my language model right now."
+        assert result.reply == "My language model is taking too long to answer. Please try again."
         await asyncio.sleep(0.05)
         assert "c-slow" in made.llm.cancelled
     finally:

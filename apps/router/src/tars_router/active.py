@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tars.contracts.llm import LlmResponse
+from tars.contracts.llm import ChatMessage, LlmResponse
 from tars_router.sentences import SentenceSplitter
 from tars_router.turns import TurnMachine
 
@@ -40,6 +40,16 @@ class ActiveTurn:
     tts_started: asyncio.Event = field(default_factory=asyncio.Event)
     response: asyncio.Future[LlmResponse] | None = None
     task: asyncio.Task[None] | None = None
+    stages: dict[str, float] = field(default_factory=dict)  # stage -> wall clock (POSIX s)
+    llm_cid: str = ""  # correlation id of its LLM request: the turn id, or a redo's
+    ahead_text: str = ""  # worked ahead on this (normalised) speculative transcript
+    confirmed: asyncio.Event = field(default_factory=asyncio.Event)  # the final agreed
+    held: list[tuple[str, bool]] = field(default_factory=list)  # sentences before the final
+    history: list[ChatMessage] | None = None  # the caller's own conversation (not the site's)
+
+    def stamp(self, stage: str, at: float) -> None:
+        """Record the first time ``stage`` happened."""
+        self.stages.setdefault(stage, at)
 
     @property
     def reply(self) -> str:
@@ -48,8 +58,21 @@ class ActiveTurn:
 
 @dataclass(eq=False)
 class SiteState:
-    """A site's turn machine, its armed deadline and its speaker volume."""
+    """A site's turn machine, its armed deadline, its speaker volume, its last wake and the
+    turn worked ahead on a speculative transcript."""
 
     machine: TurnMachine
     volume: float = 1.0
     deadline: asyncio.TimerHandle | None = None
+    wake_id: str | None = None  # the last wake (its correlation id is the turn id)
+    wake_ts: float | None = None
+    ahead: ActiveTurn | None = None  # work ahead on a speculative transcript
+    requests: dict[str, int] = field(default_factory=dict)  # turn id -> LLM requests made
+
+    def llm_id(self, turn_id: str) -> str:
+        """The id of a turn's next LLM request: the turn id, then (a redo) a derived one."""
+        n = self.requests.get(turn_id, 0)
+        if n == 0 and len(self.requests) >= 16:
+            self.requests.clear()
+        self.requests[turn_id] = n + 1
+        return turn_id if n == 0 else f"{turn_id}-r{n}"

@@ -1,18 +1,18 @@
-"""The router on the bus: per-site turns, local intents, LLM streaming to TTS, barge-in, degradation."""
+"""The router on the bus: wake-gated turns, local intents, LLM replies, barge-in, stages, errors."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
+from collections import Counter
 from zoneinfo import ZoneInfo
 
 from tars.contracts import topics as T
 from tars.contracts.health import Status
-from tars.contracts.llm import ChatMessage, LlmCancel, LlmRequest, LlmResponse, LlmStreamChunk
-from tars.contracts.stt import SttFinal
-from tars.contracts.tts import TtsControl, TtsSay, TtsStatus
+from tars.contracts.llm import ChatMessage, LlmCancel, LlmResponse, LlmStreamChunk
+from tars.contracts.stt import SttFinal, SttPartial
+from tars.contracts.tts import TtsControl, TtsStatus
 from tars.contracts.turn import TextTurn, TurnEvent, TurnResult
 from tars.contracts.wake import WakeEvent
 from tars.runtime import Inbound, Service
@@ -20,19 +20,19 @@ from tars.runtime.clock import SystemClock
 from tars.runtime.errors import ConfigError
 from tars_router.active import ActiveTurn, SiteState
 from tars_router.answers import LocalAnswers
-from tars_router.intents import Intent, IntentMatcher, IntentName
+from tars_router.deps import Dependencies, DependencyDown
+from tars_router.gate import Gate, Verdict
+from tars_router.intents import Intent, IntentMatcher, IntentName, normalize
+from tars_router.replies import Replier
 from tars_router.settings import Settings
 from tars_router.turns import EndReason, Transition, TurnMachine, TurnState
+from tars_router.wakephrase import WakePhrases
 
 log = logging.getLogger(__name__)
 BUSY = (TurnState.THINKING, TurnState.SPEAKING)
 
 
-
-class LlmWentOffline(Exception):
-    """The llm worker's status flipped to offline while a turn waited for it."""
-
-class Router:
+class Router(Replier):
     """Owns the site machines and the turns in flight; every machine call goes through _apply."""
 
     def __init__(self, settings: Settings, service: Service,
@@ -41,11 +41,16 @@ class Router:
         self.service = service
         self.clock = SystemClock(ZoneInfo(settings.timezone) if settings.timezone else None)
         self.matcher = matcher or IntentMatcher((settings.assistant_name,), settings.intents_files)
+        self.phrases = WakePhrases((*settings.wake_phrases, settings.assistant_name))
+        self.gate = Gate(self.phrases, self.matcher, self.clock,
+                         settings.wake_window_s + settings.listen_timeout_s)
         self.answers = LocalAnswers(settings.assistant_name, self.clock)
+        self.deps = Dependencies()
         self.sites: dict[str, SiteState] = {}
         self.turns: dict[str, ActiveTurn] = {}
+        self.by_llm: dict[str, ActiveTurn] = {}
         self.starts: dict[str, float] = {}  # announced turn id -> start (monotonic)
-        self.llm_online: bool | None = None
+        self.ignored: Counter[str] = Counter()
 
     def site(self, name: str | None) -> SiteState:
         key = name or self.service.site_id or "default"
@@ -54,36 +59,93 @@ class Router:
         return self.sites[key]
 
     # -- inputs -------------------------------------------------------------------------------
-    async def on_final(self, msg: Inbound[SttFinal]) -> None:
-        await self.utterance(msg.site_id, msg.correlation_id, msg.payload.text, speak=True)
-
-    async def on_text(self, msg: Inbound[TextTurn]) -> None:
-        await self.utterance(msg.site_id, msg.correlation_id, msg.payload.text, msg.payload.speak)
-
     async def on_wake(self, msg: Inbound[WakeEvent]) -> None:
+        if msg.payload.purpose != "turn":
+            return self._ignore("wake_detection", msg.site_id, msg.correlation_id)
         st = self.site(msg.site_id)
+        self.gate.woke(st.machine.site, msg.correlation_id)
+        await self._drop_ahead(st)
+        st.wake_id, st.wake_ts = msg.correlation_id, msg.envelope.ts
         await self._apply(st, st.machine.wake(msg.correlation_id))
 
-    async def on_llm_status(self, msg: Inbound[Status]) -> None:
+    async def on_partial(self, msg: Inbound[SttPartial]) -> None:
+        if msg.payload.purpose != "turn":
+            return
+        st = self.site(msg.site_id)
+        if st.machine.state in (TurnState.AWAKE, TurnState.FOLLOW_UP):
+            await self._apply(st, st.machine.speech_started(msg.correlation_id))
+        if msg.payload.speculative and st.machine.state is TurnState.LISTENING \
+                and self.settings.work_ahead:
+            await self._work_ahead(st, msg.payload.text)
+
+    async def on_final(self, msg: Inbound[SttFinal]) -> None:
+        final, st = msg.payload, self.site(msg.site_id)
+        gated = self.gate.judge(st.machine, final.text, msg.correlation_id, final.purpose)
+        if gated.verdict is Verdict.WAKE_ONLY:
+            log.debug("site %s: only the wake phrase, still listening", st.machine.site)
+            return await self._apply(st, st.machine.keep_listening())
+        if gated.verdict is Verdict.STOP:
+            return await self._stop(st)
+        if gated.verdict is not Verdict.TURN:
+            return self._ignore(gated.verdict.value, msg.site_id, msg.correlation_id, final.text)
+        if gated.reopen:
+            st.wake_id, st.wake_ts = msg.correlation_id, None
+            await self._apply(st, st.machine.wake(msg.correlation_id))
+        open_turn = st.machine.turn if st.machine.state is not TurnState.FOLLOW_UP else None
+        cid = open_turn.turn_id if open_turn is not None else msg.correlation_id
+        stages = {k: v for k, v in (("speech_start", final.speech_start_ts),
+                                    ("speech_end", final.speech_end_ts),
+                                    ("endpoint", final.endpoint_ts),
+                                    ("final", final.final_ts or msg.envelope.ts)) if v > 0}
+        if st.wake_ts is not None and cid == st.wake_id:
+            stages = {"wake": st.wake_ts, **stages}
+        await self._start(st, cid, gated.text, True, gated.intent, stages, voice=True)
+
+    async def on_text(self, msg: Inbound[TextTurn]) -> None:
+        st = self.site(msg.site_id)
+        text = self.phrases.strip(msg.payload.text) or msg.payload.text
+        await self._drop_ahead(st)
+        await self._start(st, msg.correlation_id, text, msg.payload.speak, self.matcher.match(text),
+                          {"final": msg.envelope.ts}, voice=False, history=msg.payload.history)
+
+    async def on_status(self, msg: Inbound[Status]) -> None:
+        service = msg.topic.rsplit("/", 1)[-1]
         online = msg.payload.state == "online"
-        if online != self.llm_online:
-            log.info("llm worker is %s", "online" if online else "offline")
-        self.llm_online = online
-        if not online:  # a worker that died mid-turn will never answer: apologise now
-            for turn in list(self.turns.values()):
-                if turn.llm_requested and not turn.llm_finished and turn.response is not None \
-                        and not turn.response.done():
-                    turn.response.set_exception(LlmWentOffline("the llm worker went offline"))
-                    turn.activity.set()
+        if not self.deps.update(service, online) or online:
+            return
+        for turn in list(self.turns.values()):  # a worker died mid-turn: say so within 3 s
+            if service == "llm":
+                self._fail(turn, "llm_offline")
+            elif service == "tools" and not turn.fed:
+                self.service.spawn(self._watch(turn, "tools_offline"), name="turn-watch")
+            elif service == "tts" and turn.speak and turn.index > 0:
+                turn.path, turn.reason = "error", "tts_offline"
+                turn.replies.append(self.apology("tts_offline"))
+                await self._apply(self.site(turn.site), self.site(turn.site).machine.cancel())
+
+    def _fail(self, turn: ActiveTurn, reason: str) -> None:
+        if turn.llm_requested and not turn.llm_finished and turn.response is not None \
+                and not turn.response.done():
+            turn.response.set_exception(DependencyDown(reason))
+            turn.activity.set()
+
+    async def _watch(self, turn: ActiveTurn, reason: str) -> None:
+        """A dependency of the LLM went down: no reply text within the grace: end the turn."""
+        try:
+            async with asyncio.timeout(self.settings.dependency_grace_s):
+                await turn.activity.wait()
+        except TimeoutError:
+            self._fail(turn, reason)
 
     async def on_chunk(self, msg: Inbound[LlmStreamChunk]) -> None:
-        turn = self.turns.get(msg.correlation_id)
+        turn = self.by_llm.get(msg.correlation_id)
         if turn is None or turn.llm_finished:
             return
         st = self.site(turn.site)
         async with turn.lock:
             if turn.first_token_ms is None and msg.payload.delta:
                 turn.first_token_ms = (time.monotonic() - turn.started) * 1000
+                turn.stamp("first_token", self.clock.time())
                 await self._apply(st, st.machine.llm_chunk(turn.cid))
             turn.activity.set()
             turn.fed += msg.payload.delta
@@ -93,7 +155,7 @@ class Router:
             turn.stream_done.set()
 
     async def on_response(self, msg: Inbound[LlmResponse]) -> None:
-        turn = self.turns.get(msg.correlation_id)
+        turn = self.by_llm.get(msg.correlation_id)
         if turn is not None and turn.response is not None and not turn.response.done():
             turn.response.set_result(msg.payload)
             turn.activity.set()
@@ -106,30 +168,56 @@ class Router:
         if status.event == "started":
             turn.tts_heard = True
             turn.tts_started.set()
+            for stage, ts in (("first_audio", getattr(status, "first_audio_ts", None)),
+                              ("first_sample", status.first_sample_ts)):
+                if ts:
+                    turn.stamp(stage, ts)
             await self._apply(st, st.machine.tts_started(turn.cid))
         elif status.event == "sentence_done":
             await self._apply(st, st.machine.sentence_spoken(status.text, turn.cid))
         elif status.event == "ended":
             await self._apply(st, st.machine.tts_ended(turn.cid))
 
+    def _ignore(self, why: str, site: str | None, cid: str, text: str = "") -> None:
+        self.ignored[why] += 1
+        self.service.counters.by_kind[f"ignored_{why}"] = self.ignored[why]
+        log.debug("ignored (%s) on %s c:%s %r", why, site, cid[:8], text[:60])
+
     # -- a turn -------------------------------------------------------------------------------
-    async def utterance(self, site: str | None, cid: str, text: str, speak: bool) -> None:
-        st = self.site(site)
-        intent = self.matcher.match(text)
+    async def _start(self, st: SiteState, cid: str, text: str, speak: bool, intent: Intent | None,
+                     stages: dict[str, float], *, voice: bool,
+                     history: list[ChatMessage] | None = None) -> None:
+        ahead, st.ahead = st.ahead, None
         if intent is not None and intent.name is IntentName.STOP:
-            if st.machine.state is TurnState.IDLE or st.machine.turn is None:
-                await self.service.publish(T.TTS_CONTROL, TtsControl(action="stop"), site_id=site)
-            await self._apply(st, st.machine.cancel(EndReason.CANCELLED))
-        turn = ActiveTurn(cid, st.machine.site, text, speak, time.monotonic())
+            await self._stop(st)
+        if ahead is not None and ahead.cid == cid and ahead.ahead_text == normalize(text):
+            return await self._adopt(st, ahead, stages)
+        if ahead is not None:
+            await self._abandon(ahead, "final_differs")
+        turn = ActiveTurn(cid, st.machine.site, text, speak, time.monotonic(),
+                          llm_cid=st.llm_id(cid), history=history)
+        turn.stages.update(stages)
+        turn.confirmed.set()
         self.turns[cid] = turn
-        await self._apply(st, st.machine.utterance(text, cid))
+        await self._apply(st, st.machine.heard(text, cid) if voice else st.machine.utterance(text, cid))
         if st.machine.turn is None or st.machine.turn.turn_id != cid:  # e.g. empty text
             self.turns.pop(cid, None)
             return
+        if history is not None:  # the caller keeps its own conversation
+            st.machine.keep_out_of_history(cid)
         if intent is not None:
+            turn.stamp("intent", self.clock.time())
             await self._local(turn, st, intent)
         else:
             turn.task = self.service.spawn(self._llm(turn, st), name=f"turn-{cid[:8]}")
+
+    async def _stop(self, st: SiteState) -> None:
+        """"stop": the reply under way ends (cancelled) and nothing new is said."""
+        if st.machine.state in BUSY:
+            await self._apply(st, st.machine.cancel(EndReason.CANCELLED))
+        else:  # whatever plays on the site (an earlier reply, a timer) stops
+            await self.service.publish(T.TTS_CONTROL, TtsControl(action="stop"),
+                                       site_id=st.machine.site)
 
     async def _local(self, turn: ActiveTurn, st: SiteState, intent: Intent) -> None:
         turn.path, turn.intent = "intent", intent.name.value
@@ -148,94 +236,73 @@ class Router:
         if level is not None:
             st.volume = int(level) / 100
         else:
-            step = self.settings.volume_step if intent.slots.get("direction") == "up" else -self.settings.volume_step
-            st.volume = min(2.0, max(0.0, st.volume + step))
+            step = self.settings.volume_step
+            st.volume = min(2.0, max(0.0, st.volume + (step if intent.slots.get("direction") == "up"
+                                                        else -step)))
         await self.service.publish(T.TTS_CONTROL, TtsControl(action="volume", volume=st.volume),
                                    correlation_id=turn.cid, site_id=turn.site)
         return f"Volume {round(st.volume * 100)} percent."
 
-    async def _llm(self, turn: ActiveTurn, st: SiteState) -> None:
-        if self.llm_online is False:
-            await self._degrade(turn, st, "llm_offline")
+    # -- work ahead on a speculative transcript -----------------------------------------------
+    async def _work_ahead(self, st: SiteState, text: str) -> None:
+        """Resolve the intent and start the LLM before the endpoint; the final adopts it."""
+        stripped = self.phrases.strip(text)
+        norm = normalize(stripped)
+        open_turn = st.machine.turn
+        if not norm or open_turn is None or (st.ahead is not None and st.ahead.ahead_text == norm):
             return
-        turn.response = asyncio.get_running_loop().create_future()
-        history = [ChatMessage(role=m["role"], content=m["content"])  # type: ignore[arg-type]
-                   for m in st.machine.history.messages()]
-        request = LlmRequest(text=turn.text, history=history, max_tokens=self.settings.max_tokens,
-                             temperature=self.settings.temperature)
-        await self.service.publish(T.LLM_REQUEST, request, correlation_id=turn.cid,
-                                   site_id=turn.site, expiry_s=self.settings.think_timeout_s)
-        turn.llm_requested = True
-        try:
-            async with asyncio.timeout(self.settings.first_chunk_timeout_s):
-                await turn.activity.wait()
-            async with asyncio.timeout(self.settings.think_timeout_s):
-                response = await turn.response
-        except TimeoutError:
-            await self._degrade(turn, st, "llm_timeout")
+        await self._drop_ahead(st)
+        turn = ActiveTurn(open_turn.turn_id, st.machine.site, stripped, True, time.monotonic(),
+                          ahead_text=norm)
+        turn.llm_cid = st.llm_id(turn.cid)
+        st.ahead = turn
+        intent = self.matcher.match(stripped)
+        if intent is not None:
+            turn.path, turn.intent = "intent", intent.name.value  # the final re-resolves it
+            turn.stamp("intent", self.clock.time())
             return
-        except LlmWentOffline:
-            await self._degrade(turn, st, "llm_offline")
-            return
-        turn.tools = list(response.tools)
-        if response.error and not turn.fed:
-            await self._degrade(turn, st, "llm_error")
-            return
-        await self._complete_stream(turn, st, response)
-        await self._finish(turn, st)
+        if self.settings.work_ahead_llm and not self.deps.down("llm"):
+            await self._request_llm(turn, st)
+            turn.task = self.service.spawn(self._llm(turn, st, requested=True),
+                                           name=f"ahead-{turn.cid[:8]}")
 
-    async def _complete_stream(self, turn: ActiveTurn, st: SiteState, response: LlmResponse) -> None:
-        """Speak what the stream has not delivered yet; the last part goes out with final=True."""
-        if not turn.stream_done.is_set() and not response.text.startswith(turn.fed):
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1.0):
-                    await turn.stream_done.wait()
-        async with turn.lock:
-            turn.llm_finished = True
-            if response.text.startswith(turn.fed):
-                turn.splitter.feed(response.text[len(turn.fed):])
-            if turn.first_token_ms is None:
-                turn.first_token_ms = response.first_token_ms
-            rest = turn.splitter.flush()
-            for i, sentence in enumerate(rest):
-                await self._say(turn, st, sentence, final=i == len(rest) - 1)
-            if not rest and turn.index > 0 and turn.speak:
-                await self._publish_say(turn, "", final=True)  # end-of-reply marker
+    async def _adopt(self, st: SiteState, turn: ActiveTurn, stages: dict[str, float]) -> None:
+        turn.stages = {**stages, **turn.stages}
+        self.turns[turn.cid] = turn
+        await self._apply(st, st.machine.heard(turn.text, turn.cid))
+        if not turn.llm_requested:  # an intent (or nothing started yet): resolve it now
+            turn.confirmed.set()
+            intent = self.matcher.match(turn.text)
+            if intent is not None:
+                turn.stamp("intent", self.clock.time())
+                return await self._local(turn, st, intent)
+            turn.path, turn.intent = "llm", None
+            turn.task = self.service.spawn(self._llm(turn, st), name=f"turn-{turn.cid[:8]}")
+            return
+        log.debug("turn %s: the final confirmed the work ahead", turn.cid[:8])
+        await self.release(turn, st)
 
-    async def _degrade(self, turn: ActiveTurn, st: SiteState, reason: str) -> None:
-        log.warning("turn %s: %s", turn.cid[:8], reason)
-        turn.path, turn.reason, turn.llm_finished = "error", reason, True
-        st.machine.keep_out_of_history(turn.cid)
+    async def _drop_ahead(self, st: SiteState) -> None:
+        ahead, st.ahead = st.ahead, None
+        if ahead is not None:
+            await self._abandon(ahead, "speculation_dropped")
+
+    async def _abandon(self, turn: ActiveTurn, reason: str) -> None:
+        turn.llm_finished = True
+        self.by_llm.pop(turn.llm_cid, None)
+        if turn.task is not None:
+            turn.task.cancel()
         if turn.llm_requested:
             await self.service.publish(T.LLM_CANCEL, LlmCancel(reason=reason),
-                                       correlation_id=turn.cid, site_id=turn.site)
-        await self._say(turn, st, self.settings.offline_reply, final=True)
-        await self._finish(turn, st)
-
-    async def _say(self, turn: ActiveTurn, st: SiteState, text: str, *, final: bool) -> None:
-        turn.replies.append(text)
-        if not turn.speak:
-            await self._apply(st, st.machine.reply_delivered(text, turn.cid))
-            return
-        await self._publish_say(turn, text, final=final)
-
-    async def _publish_say(self, turn: ActiveTurn, text: str, *, final: bool) -> None:
-        say = TtsSay(text=text, stream=turn.path == "llm", final=final, index=turn.index)
-        turn.index += 1
-        await self.service.publish(T.TTS_SAY, say, correlation_id=turn.cid, site_id=turn.site)
-
-    async def _finish(self, turn: ActiveTurn, st: SiteState) -> None:
-        """The reply is complete: wait (bounded) for TTS to start, then let the machine end it."""
-        turn.llm_finished = True
-        if turn.speak and turn.index > 0 and not turn.tts_heard:
-            try:
-                async with asyncio.timeout(self.settings.tts_start_timeout_s):
-                    await turn.tts_started.wait()
-            except TimeoutError:
-                log.info("turn %s: no TTS status, ending headless", turn.cid[:8])
-        await self._apply(st, st.machine.llm_done(turn.cid))
+                                       correlation_id=turn.llm_cid, site_id=turn.site)
 
     # -- transitions, events, results ---------------------------------------------------------
+    def _stages(self, cid: str, st: SiteState) -> dict[str, float]:
+        turn = self.turns.get(cid)
+        if turn is not None:
+            return dict(turn.stages)
+        return {"wake": st.wake_ts} if st.wake_ts is not None and cid == st.wake_id else {}
+
     async def _apply(self, st: SiteState, transitions: list[Transition]) -> None:
         for t in transitions:
             if t.turn_id is None:
@@ -246,9 +313,13 @@ class Router:
                 kind = "started"
             else:
                 kind = "ended" if t.end_reason is not None else "stage"
+            turn = self.turns.get(t.turn_id)
+            if t.end_reason is not None and turn is not None:
+                turn.stamp("end", self.clock.time())
             event = TurnEvent(kind=kind, stage=t.target.value,  # type: ignore[arg-type]
                               offset_ms=round((t.at - start) * 1000, 1),
-                              reason=t.end_reason.value if t.end_reason else None)
+                              reason=t.end_reason.value if t.end_reason else None,
+                              stages=self._stages(t.turn_id, st))
             await self.service.publish(T.TURN_EVENT, event, correlation_id=t.turn_id,
                                        site_id=t.site)
             if t.end_reason is not None:
@@ -260,10 +331,11 @@ class Router:
         turn = self.turns.pop(cid, None)
         if turn is None:
             return  # a wake that never got an utterance
+        self.by_llm.pop(turn.llm_cid, None)
         if reason is not EndReason.COMPLETED:
             if turn.llm_requested and not turn.llm_finished:
                 await self.service.publish(T.LLM_CANCEL, LlmCancel(reason=reason.value),
-                                           correlation_id=cid, site_id=turn.site)
+                                           correlation_id=turn.llm_cid, site_id=turn.site)
             if turn.speak and turn.index > 0:
                 await self.service.publish(T.TTS_CONTROL, TtsControl(action="stop", target=cid),
                                            correlation_id=cid, site_id=turn.site)
@@ -274,7 +346,7 @@ class Router:
         spoken = bool(turn.speak and turn.tts_heard and last is not None and last.spoken)
         result = TurnResult(text=turn.text, reply=turn.reply, path=turn.path, intent=turn.intent,
                             tools=turn.tools, first_token_ms=turn.first_token_ms, spoken=spoken,
-                            reason=turn.reason or reason.value)
+                            reason=turn.reason or reason.value, stages=dict(turn.stages))
         await self.service.publish(T.TURN_RESULT, result, correlation_id=cid, site_id=turn.site)
 
     def _arm(self, st: SiteState) -> None:
@@ -302,7 +374,7 @@ async def build(settings: Settings, service: Service) -> None:
 
 
 async def build_router(settings: Settings, service: Service) -> Router:
-    """Wire the router's handlers (nothing to preload: the engine is pure Python)."""
+    """Load the intent templates (off the loop) and wire the router's handlers."""
     try:
         matcher = await asyncio.to_thread(IntentMatcher, (settings.assistant_name,),
                                           settings.intents_files)
@@ -310,12 +382,14 @@ async def build_router(settings: Settings, service: Service) -> Router:
         raise ConfigError(f"router: intents_files: {exc}") from exc
     router = Router(settings, service, matcher)
     service.handle(T.STT_FINAL, router.on_final)
+    service.handle(T.STT_PARTIAL, router.on_partial)
     service.handle(T.ROUTER_TEXT, router.on_text)
     service.handle(T.WAKE_EVENT, router.on_wake)
     service.handle(T.LLM_STREAM, router.on_chunk)
     service.handle(T.LLM_RESPONSE, router.on_response)
     service.handle(T.TTS_STATUS, router.on_tts_status)
-    service.handle(T.SYSTEM_STATUS, router.on_llm_status, topic=T.SYSTEM_STATUS.topic(service="llm"))
+    service.handle(T.SYSTEM_STATUS, router.on_status)
     service.add_cleanup(router.close)
-    service.capabilities = ["intents:" + ",".join(n.value for n in IntentName), "llm", "barge_in"]
+    service.capabilities = ["intents:" + ",".join(n.value for n in IntentName), "llm", "barge_in",
+                            "wake_gated", "work_ahead", "stages"]
     return router

@@ -40,6 +40,12 @@ class Settings(CoreSettings):
     temperature: float = Field(default=0.3, ge=0)
     volume_step: float = Field(default=0.25, gt=0)
     offline_reply: str = "I can't reach my language model right now."
+    dependency_grace_s: float = Field(
+        default=2.0, gt=0, description="A worker the LLM needs went down: no reply text by then, "
+                                       "the turn ends saying so")
+    work_ahead: bool = Field(default=True, description="Resolve speculative transcripts early")
+    work_ahead_llm: bool = Field(default=True,
+                                 description="Also start the LLM on a speculative transcript")
 
     def turn_config(self) -> TurnConfig:
         return TurnConfig(wake_window_s=self.wake_window_s, listen_timeout_s=self.listen_timeout_s,

@@ -80,6 +80,7 @@ class Turn:
     user_text: str = ""
     spoken: list[str] = field(default_factory=list)
     in_history: bool = True  # an apology for a failure is not part of the conversation
+    offer_follow_up: bool = True  # after it ends, listen without the wake word (if configured)
     end_reason: EndReason | None = None
 
     def stamp(self, stage: str, at: float) -> None:
@@ -132,12 +133,13 @@ class TurnMachine:
     # -- events -----------------------------------------------------------------------------
 
     def wake(self, turn_id: str | None = None) -> list[Transition]:
-        """The wake word was heard. While thinking or speaking this is a barge-in."""
+        """The wake word was heard: a turn ``turn_id`` opens, awake. While thinking or speaking
+        this is a barge-in; awake or listening, the listening window restarts."""
         out: list[Transition] = []
         if self.state in (TurnState.THINKING, TurnState.SPEAKING):
             out += self._end(EndReason.BARGE_IN, TurnState.IDLE, "wake")
         elif self.state in (TurnState.AWAKE, TurnState.LISTENING):
-            return out
+            return self.keep_listening()
         self._begin(follow_up=False, turn_id=turn_id)
         out.append(self._move(TurnState.AWAKE, "wake"))
         return out
@@ -158,6 +160,35 @@ class TurnMachine:
         self.turn.turn_id = turn_id
         return out + self.transcript_final(text, turn_id)
 
+    def heard(self, text: str, turn_id: str) -> list[Transition]:
+        """A spoken final transcript, gated: it becomes the turn's question only after a wake
+        (awake or listening: the open turn keeps its id, the wake's) or in the follow-up window
+        (a turn ``turn_id`` starts). Anywhere else it is not for the assistant: nothing happens.
+        """
+        if self.state is TurnState.FOLLOW_UP:
+            self._begin(follow_up=True, turn_id=turn_id)
+            self.state = TurnState.LISTENING  # silently: the utterance is the first stage
+        if self.state not in (TurnState.AWAKE, TurnState.LISTENING):
+            return []
+        assert self.turn is not None
+        return self.transcript_final(text, self.turn.turn_id)
+
+    def keep_listening(self) -> list[Transition]:
+        """Awake or listening and the utterance held only the wake phrase: the window restarts."""
+        if self.state in (TurnState.AWAKE, TurnState.LISTENING):
+            self._entered = self._clock.monotonic()
+        return []
+
+    @property
+    def listening(self) -> bool:
+        """True while a spoken question is welcome: after a wake or in the follow-up window."""
+        return self.state in (TurnState.AWAKE, TurnState.LISTENING, TurnState.FOLLOW_UP)
+
+    def offer_follow_up(self, offer: bool, turn_id: str | None = None) -> None:
+        """Whether this turn, when it completes, opens the follow-up window."""
+        if self.turn is not None and self._mine(turn_id):
+            self.turn.offer_follow_up = offer
+
     def keep_out_of_history(self, turn_id: str | None = None) -> None:
         """This turn failed (the reply is an apology): the LLM must not see it as conversation."""
         if self.turn is not None and self._mine(turn_id):
@@ -172,11 +203,12 @@ class TurnMachine:
         return []
 
     def speech_started(self, turn_id: str | None = None) -> list[Transition]:
-        """VAD found speech. In the follow-up window this starts a turn without the wake word."""
+        """VAD found speech (on the site, whatever its id). In the follow-up window this starts
+        a turn without the wake word, named ``turn_id`` (the utterance's id)."""
         if self.state is TurnState.FOLLOW_UP:
-            self._begin(follow_up=True)
+            self._begin(follow_up=True, turn_id=turn_id)
             return [self._move(TurnState.LISTENING, "speech_start")]
-        if self.state is TurnState.AWAKE and self._mine(turn_id):
+        if self.state is TurnState.AWAKE:
             return [self._move(TurnState.LISTENING, "speech_start")]
         return []
 
@@ -282,7 +314,9 @@ class TurnMachine:
     def _maybe_complete(self, event: str) -> list[Transition]:
         if not self._llm_done or self._tts_active:
             return []
-        target = TurnState.FOLLOW_UP if self.config.follow_up_window_s > 0 else TurnState.IDLE
+        offer = self.turn is not None and self.turn.offer_follow_up
+        target = TurnState.FOLLOW_UP if offer and self.config.follow_up_window_s > 0 \
+            else TurnState.IDLE
         return self._end(EndReason.COMPLETED, target, event)
 
     def _end(self, reason: EndReason, target: TurnState, event: str) -> list[Transition]:

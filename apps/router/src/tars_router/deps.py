@@ -1,0 +1,55 @@
+"""The workers a turn depends on, whether they are up, and what to say when one fails."""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+WATCHED = ("llm", "tools", "memory", "tts")
+
+APOLOGIES: dict[str, str] = {
+    "llm_timeout": "My language model is taking too long to answer. Please try again.",
+    "llm_busy": "I'm busy with other questions right now. Please ask me again in a moment.",
+    "tool_slow": "A tool I needed took too long to answer, so I can't tell you that right now.",
+    "tools_offline": "My tools are not running right now, so I can't answer that.",
+    "llm_error": "Something went wrong while I was thinking about that. Please try again.",
+    "tts_offline": "My voice is not working right now: the speech worker is down.",
+}
+
+
+def classify_llm_error(error: str) -> str:
+    """The end reason for an LLM worker's ``error`` text: busy, a slow tool, or a failure."""
+    low = error.lower()
+    if low.startswith("busy") or "queue full" in low:
+        return "llm_busy"
+    if "tool" in low and ("in time" in low or "timeout" in low or "timed out" in low):
+        return "tool_slow"
+    return "llm_error"
+
+
+class DependencyDown(Exception):
+    """A worker the turn waits for went away; ``reason`` is the turn's end reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Dependencies:
+    """Online state per watched worker, from their retained status (None: never heard)."""
+
+    def __init__(self) -> None:
+        self.online: dict[str, bool | None] = dict.fromkeys(WATCHED)
+
+    def update(self, service: str, online: bool) -> bool:
+        """Record a status; True when it changed (logged once per change)."""
+        if service not in self.online or self.online[service] == online:
+            return False
+        log.info("%s worker is %s", service, "online" if online else "offline")
+        self.online[service] = online
+        return True
+
+    def down(self, service: str) -> bool:
+        """True only when the worker said it is offline (or its last will did)."""
+        return self.online.get(service) is False
