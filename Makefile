@@ -36,7 +36,7 @@ sysdeps:
 $(STAMP): $(PYPROJECTS) config/constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c config/constraints.txt torch==2.13.0 \
+	$(PIP) install -q -c config/constraints.txt \
 	  -e "packages/tars-core[audio,test,dev]" $(foreach a,$(APP_DIRS),-e $(a))
 	@touch $(STAMP)
 

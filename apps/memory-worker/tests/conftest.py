@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tars_memory import HnswMemoryStore, SentenceTransformerEmbedder, StoreConfig
+from tars_memory import Embedder, HnswMemoryStore, StoreConfig
+from tars_memory.bert import make_embedder
 from tars_memory.testing import HashingEmbedder
 
 
@@ -24,7 +25,7 @@ def store(tmp_path: Path, hashing: HashingEmbedder) -> Iterator[HnswMemoryStore]
 
 
 @pytest.fixture(scope="session")
-def minilm() -> SentenceTransformerEmbedder:
-    embedder = SentenceTransformerEmbedder()
+def minilm() -> Embedder:
+    embedder = make_embedder()  # the numpy embedder: no torch needed
     embedder.load()
     return embedder

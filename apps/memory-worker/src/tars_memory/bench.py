@@ -12,8 +12,9 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from .bert import make_embedder
 from .config import IndexConfig, StoreConfig
-from .embedder import Embedder, SentenceTransformerEmbedder, normalize_rows
+from .embedder import Embedder, normalize_rows
 from .index import HnswIndex
 from .records import NewMemory
 
@@ -153,7 +154,7 @@ def run_benchmark(
         n, dim, index or IndexConfig(), queries, k, seed, data_kind
     )
     if ingest_sentences > 0:
-        emb = embedder or SentenceTransformerEmbedder()
+        emb = embedder or make_embedder()
         emb.load()
         result.update(bench_ingest(emb, ingest_sentences))
     result["rss_mb"] = round(read_rss_mb(), 1)

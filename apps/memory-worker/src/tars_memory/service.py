@@ -22,8 +22,9 @@ from tars.runtime import ConfigError, Inbound, Service
 
 from .aio import AsyncMemory
 from .batching import EmbedBatcher
+from .bert import make_embedder
 from .character import CharacterRepository
-from .embedder import Embedder, SentenceTransformerEmbedder
+from .embedder import Embedder
 from .errors import MemoryEngineError
 from .persona import Persona, defaults_file
 from .records import MemoryFilter, MemoryHit, NewMemory
@@ -220,5 +221,5 @@ async def build_with(settings: Settings, service: Service, embedder: Embedder) -
 
 
 async def build(settings: Settings, service: Service) -> None:
-    """The worker with the configured sentence-transformers model."""
-    await build_with(settings, service, SentenceTransformerEmbedder(settings.embedder()))
+    """The worker with the configured embedding model (numpy for BERT models, else torch)."""
+    await build_with(settings, service, make_embedder(settings.embedder()))
