@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
+import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +51,22 @@ def say() -> Callable[[str], Speech]:
             _cache[text] = speech.piper(text)
         return _cache[text]
     return _say
+
+
+def _wav_bytes(samples: Speech, rate: int = 16_000) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as wf:
+        wf.setnchannels(1)
+        wf.setsampwidth(2)
+        wf.setframerate(rate)
+        wf.writeframes(samples.astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def wav_bytes() -> Callable[..., bytes]:
+    """``wav_bytes(samples, rate=16000)``: a WAV file's bytes."""
+    return _wav_bytes
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import wave
 from collections.abc import Callable
 from typing import Any
 
@@ -19,16 +17,6 @@ def words(text: str) -> list[str]:
     return "".join(c.lower() if c.isalnum() or c.isspace() else " " for c in text).split()
 
 
-def wav_bytes(samples: np.ndarray[Any, Any], rate: int = SAMPLE_RATE) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as wf:
-        wf.setnchannels(1)
-        wf.setsampwidth(2)
-        wf.setframerate(rate)
-        wf.writeframes(samples.astype("<i2").tobytes())
-    return buf.getvalue()
-
-
 def test_healthz_lists_every_worker(gateway: Any) -> None:
     with gateway.client() as c:
         body = c.get("/healthz").json()
@@ -37,7 +25,7 @@ def test_healthz_lists_every_worker(gateway: Any) -> None:
         assert body["workers"][name]["state"] == "online", body
 
 
-def test_transcription_json_text_and_verbose(gateway: Any, say: Callable[[str], Any]) -> None:
+def test_transcription_json_text_and_verbose(gateway: Any, say: Callable[[str], Any], wav_bytes: Any) -> None:
     audio = say("Set a timer for ten minutes.")
     data = wav_bytes(audio)
     with gateway.client() as c:

@@ -1,0 +1,83 @@
+"""Bad requests get a 4xx in OpenAI's error shape, leave nothing on disk, and the gateway serves on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.models, pytest.mark.e2e, pytest.mark.broker]
+
+
+def error_of(res: httpx.Response, status: int) -> dict[str, Any]:
+    assert res.status_code == status, res.text
+    err: dict[str, Any] = res.json()["error"]
+    assert err["message"] and err["type"]
+    return err
+
+
+def test_missing_or_wrong_token(gateway: Any) -> None:
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {gateway.token}"}):
+        res = httpx.get(f"{gateway.url}/v1/models", headers=headers)
+        err = error_of(res, 401)
+        assert err["type"] == "authentication_error"
+        assert res.headers["www-authenticate"] == "Bearer"
+    assert "missing" in error_of(httpx.get(f"{gateway.url}/v1/models"), 401)["message"]
+
+
+def test_bad_uploads(gateway: Any, say: Any, wav_bytes: Any) -> None:
+    good = wav_bytes(say("Open the window."))
+    with gateway.client() as c:
+        post = lambda **kw: c.post("/v1/audio/transcriptions", **kw)  # noqa: E731
+        assert error_of(post(json={"file": "x"}), 415)["message"].startswith("expected multipart/form-data")
+        assert error_of(post(files={"file": ("e.wav", b"", "audio/wav")}), 400)["code"] == "empty_file"
+        err = error_of(post(files={"file": ("n.wav", b"this is not audio at all" * 50, "audio/wav")}), 400)
+        assert err["code"] == "invalid_audio" and err["param"] == "file"
+        assert error_of(post(files={"file": ("h.wav", b"\0" * (3 * 1024 * 1024), "audio/wav")}), 413)["code"] \
+            == "file_too_large"
+        assert error_of(post(data={"model": "whisper-1"}, files={"other": ("x", b"1")}), 400)["param"] == "file"
+        assert error_of(post(files={"file": ("q.wav", good, "audio/wav")}, data={"response_format": "srt"}),
+                        400)["param"] == "response_format"
+        # a WAV cut in half is still audio; a multipart body cut off before its end is not an upload
+        req = c.build_request("POST", "/v1/audio/transcriptions", files={"file": ("q.wav", good, "audio/wav")})
+        body = req.read()
+        cut = body[: len(body) // 2]
+        headers = {"content-type": req.headers["content-type"]}
+        assert error_of(post(content=cut, headers=headers), 400)["code"] == "truncated"
+
+        def chunked() -> Iterator[bytes]:  # no Content-Length: the limit is enforced while streaming
+            yield body[:200]
+            for _ in range(40):
+                yield b"\0" * (100 * 1024)
+
+        assert error_of(post(content=chunked(), headers=headers), 413)["code"] == "file_too_large"
+    assert not list(gateway.temp_dir.iterdir()), "an upload was left on disk"
+
+
+def test_bad_json_requests(gateway: Any) -> None:
+    with gateway.client() as c:
+        assert error_of(c.post("/v1/audio/speech", content=b"input=hi",
+                               headers={"content-type": "application/x-www-form-urlencoded"}), 415)
+        assert error_of(c.post("/v1/audio/speech", content=b"{not json",
+                               headers={"content-type": "application/json"}), 400)
+        assert error_of(c.post("/v1/audio/speech", json={"voice": "alloy"}), 400)["param"] == "input"
+        assert error_of(c.post("/v1/audio/speech", json={"input": "hi", "response_format": "mp3"}),
+                        400)["param"] == "response_format"
+        assert error_of(c.post("/v1/chat/completions", json={"messages": []}), 400)["param"] == "messages"
+        assert error_of(c.post("/v1/chat/completions", json={"messages": [
+            {"role": "assistant", "content": "hi"}]}), 400)["param"] == "messages"
+        assert error_of(c.get("/v1/nothing-here"), 404)
+
+
+def test_still_serving_after_bad_input(gateway: Any, say: Any, wav_bytes: Any) -> None:
+    with gateway.client() as c:
+        for _ in range(3):
+            c.post("/v1/audio/transcriptions", files={"file": ("n.wav", b"RIFF....WAVEjunk", "audio/wav")})
+        res = c.post("/v1/audio/transcriptions", files={"file": ("q.wav", wav_bytes(say("Open the window.")),
+                                                                 "audio/wav")})
+        assert res.status_code == 200 and "window" in res.json()["text"].lower()
+        assert c.get("/healthz").json()["workers"]["gateway"]["state"] == "online"
+    assert gateway.proc.poll() is None
+    assert not list(gateway.temp_dir.iterdir())
