@@ -68,6 +68,21 @@ def test_timeline_is_printed_when_a_turn_ends() -> None:
     assert "+   1000 ms  turn ended: idle" in text
 
 
+def test_timeline_is_anchored_at_the_end_of_speech() -> None:
+    tl = Timelines()
+    tl.add(Envelope(type="wake.detected", correlation_id="c2", ts=99.0, data={}), "t")
+    stages = {"wake": 99.0, "speech_start": 99.5, "speech_end": 100.0, "final": 100.4,
+              "first_sample": 100.9, "end": 102.0}
+    out = tl.add(Envelope(type="turn.event", correlation_id="c2", ts=102.0,
+                          data={"kind": "ended", "stage": "idle", "reason": "completed",
+                                "stages": stages}), "t")
+    assert out is not None
+    text = out.plain
+    assert "0 = end of speech" in text
+    assert "-   1000 ms  stage wake" in text and "+      0 ms  stage speech_end" in text
+    assert "+    900 ms  stage first_sample" in text
+
+
 def test_pub_rejects_bad_json() -> None:
     res = run_tars("pub", "tars/x", "{nope", "--type", "x", "--url", "mqtt://127.0.0.1:1")
     assert res.returncode == 2 and "not JSON" in res.stderr

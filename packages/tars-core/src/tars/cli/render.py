@@ -104,13 +104,22 @@ class Timelines:
         if label:
             self.turns.setdefault(env.correlation_id, []).append((env.ts, label))
         if env.type == "turn.event" and env.data.get("kind") == "ended":
-            return self.render(env.correlation_id, env.data.get("reason"))
+            stages = env.data.get("stages")
+            return self.render(env.correlation_id, env.data.get("reason"),
+                               stages if isinstance(stages, dict) else None)
         return None
 
-    def render(self, corr: str, reason: object) -> Text:
-        events = sorted(self.turns.pop(corr, []))
-        start = events[0][0] if events else 0.0
-        out = Text(f"── turn {corr[:8]} ended ({reason}) ──\n", style="bold")
+    def render(self, corr: str, reason: object, stages: dict[str, float] | None = None) -> Text:
+        """The turn's messages and its stage stamps, anchored at the end of speech if known."""
+        events = self.turns.pop(corr, [])
+        events += [(float(ts), f"stage {name}") for name, ts in (stages or {}).items()
+                   if isinstance(ts, int | float)]
+        events.sort()
+        anchor = (stages or {}).get("speech_end")
+        start = float(anchor) if isinstance(anchor, int | float) else (events[0][0] if events else 0.0)
+        where = ", 0 = end of speech" if isinstance(anchor, int | float) else ""
+        out = Text(f"── turn {corr[:8]} ended ({reason}){where} ──\n", style="bold")
         for ts, label in events:
-            out.append(f"  +{(ts - start) * 1000:7.0f} ms  {label}\n")
+            ms = (ts - start) * 1000
+            out.append(f"  {'-' if ms < 0 else '+'}{abs(ms):7.0f} ms  {label}\n")
         return out
