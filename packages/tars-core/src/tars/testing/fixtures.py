@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 
 from tars.runtime.broker import LocalBroker
+from tars.testing.soundcard import VirtualSoundCard, virtual_sound_card
 
 
 def _in_ci() -> bool:
@@ -56,3 +57,22 @@ async def mqtt_bus_factory(mqtt_url: str, namespace: str) -> AsyncIterator[Calla
     yield make
     for bus in made:
         await bus.stop()
+
+
+def require_sound_card() -> None:
+    """Skip (fail in CI) when the virtual sound card's Debian packages are missing."""
+    from tars.testing import soundcard
+
+    if not soundcard.available():
+        if _in_ci():
+            pytest.fail("pulseaudio / pulseaudio-utils / libasound2-plugins are not installed")
+        pytest.skip("the virtual sound card needs pulseaudio, pulseaudio-utils, libasound2-plugins")
+
+
+@pytest.fixture
+def sound_card() -> Iterator[VirtualSoundCard]:
+    """A private PulseAudio "mic" and "speaker" for one test; pass ``sound_card.env`` to the
+    worker processes that should use it (see tars.testing.soundcard)."""
+    require_sound_card()
+    with virtual_sound_card() as card:
+        yield card
