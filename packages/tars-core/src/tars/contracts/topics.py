@@ -89,7 +89,7 @@ WAKE_EVENT = TopicSpec(_t("wake/event"), WakeEvent, "wake.detected", "wake word 
                        pub=("wake", "wyoming"), sub=("router", "stt", "tts", "wyoming"))
 STT_PARTIAL = TopicSpec(_t("stt/partial"), SttPartial, "stt.partial",
                         "interim transcript", qos=0, ordered=True, pub=("stt",),
-                        sub=("wyoming",))
+                        sub=("router", "wyoming"))
 STT_FINAL = TopicSpec(_t("stt/final"), SttFinal, "stt.final", "final transcript of an utterance",
                       pub=("stt",), sub=("router", "wake", "gateway", "wyoming"))
 STT_CONTROL = TopicSpec(_t("stt/control"), SttControl, "stt.control", "mute / unmute",
