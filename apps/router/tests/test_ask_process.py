@@ -28,6 +28,7 @@ def test_ask_time_through_the_router_process(mqtt_url: str, namespace: str) -> N
     assert out["path"] == "intent" and out["intent"] == "time"
     assert out["reply"] in {say_time(before), say_time(before + timedelta(minutes=1))}
     assert len(out["correlation_id"]) == 32 and out["tools"] == []
-    assert out["stages"][0]["kind"] == "started" and out["stages"][-1]["kind"] == "ended"
+    assert out["events"][0]["kind"] == "started" and out["events"][-1]["kind"] == "ended"
+    assert out["stages"]["final"] <= out["stages"]["intent"] <= out["stages"]["end"]
     # speak was on and no TTS worker runs: the turn still ended, and says so
     assert out["spoken"] is False and out["reason"] == "completed"

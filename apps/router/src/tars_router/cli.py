@@ -71,7 +71,7 @@ async def run_ask(text: str, url: str, namespace: str, *, speak: bool, use_llm: 
                                   correlation_id=cid, site_id=site)
             result = await waiter.wait(cid, fut, timeout_s)
             await asyncio.sleep(0.05)  # let the "ended" event published just before land
-            return {"correlation_id": cid, **result.model_dump(), "stages": waiter.stages.pop(cid)}
+            return {"correlation_id": cid, **result.model_dump(), "events": waiter.stages.pop(cid)}
         finally:
             await service.stop()
 
