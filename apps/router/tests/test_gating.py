@@ -318,3 +318,18 @@ async def test_busy_llm_is_reported_as_busy(rig: Rig) -> None:
     await rig.final("tell me a joke", "w-busy")
     result = await rig.outcome("w-busy")
     assert result.path == "error" and result.reason == "llm_busy" and "busy" in result.reply
+
+
+async def test_tts_dying_mid_reply_ends_the_turn_saying_so(rig: Rig) -> None:
+    rig.llm.delay_s = 0.3
+    await rig.wake("w-v")
+    await rig.final("tell me about the moon", "w-v")
+    await asyncio.sleep(0.4)
+    await rig.tts("w-v", "started")
+    await rig.peer.publish(T.SYSTEM_STATUS, Status(state="offline", instance="tts-x"),
+                           params={"service": "tts"})
+    result = await rig.outcome("w-v", timeout=3)
+    assert result.path == "error" and result.reason == "tts_offline"
+    assert "speech worker is down" in result.reply
+    await asyncio.sleep(0.05)
+    assert "w-v" in rig.llm.cancelled
