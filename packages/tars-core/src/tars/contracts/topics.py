@@ -85,6 +85,10 @@ AUDIO_MIC = TopicSpec(_t("audio/{site}/mic"), AudioFrame, "audio.frame",
 AUDIO_OUT = TopicSpec(_t("audio/{site}/out"), AudioFrame, "audio.frame",
                       "reply PCM for a site's speaker (binary frame)", qos=0, binary=True,
                       ordered=True, pub=("tts",), sub=("gateway", "wyoming", SATELLITE))
+AUDIO_REF = TopicSpec(_t("audio/{site}/ref"), AudioFrame, "audio.frame",
+                      "PCM the site's local speaker played (echo reference; audio_time_s = "
+                      "wall clock of the first sample at the DAC)", qos=0, binary=True,
+                      pub=("tts",), sub=("stt", "wake"))
 WAKE_EVENT = TopicSpec(_t("wake/event"), WakeEvent, "wake.detected", "wake word heard",
                        pub=("wake", "wyoming"), sub=("router", "stt", "tts", "wyoming"))
 STT_PARTIAL = TopicSpec(_t("stt/partial"), SttPartial, "stt.partial",

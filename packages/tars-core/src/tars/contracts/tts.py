@@ -25,6 +25,9 @@ class TtsStatus(Payload):
     text: str = ""
     index: int = 0
     first_sample_ts: float | None = None
+    """"started": wall clock of the first sample written to the sink."""
+    first_audio_ts: float | None = None
+    """"started": wall clock of the first audio synthesized for the reply."""
     audio_s: float = 0.0
     reason: str | None = None
     path: str | None = None
