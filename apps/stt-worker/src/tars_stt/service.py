@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -13,25 +12,33 @@ import numpy.typing as npt
 
 from tars.audio import SAMPLE_RATE, AudioFormatError, AudioSource
 from tars.contracts import topics as T
-from tars.contracts.audio import AudioFrame
+from tars.contracts.audio import AudioFrame, AudioPurpose
 from tars.contracts.envelope import new_id
-from tars.contracts.stt import SttControl, SttFinal, SttPartial, SttState
+from tars.contracts.health import Status
+from tars.contracts.stt import SttControl, SttState
 from tars.contracts.tts import TtsStatus
+from tars.contracts.wake import WakeEvent
 from tars.runtime import BusError, Inbound, ModelExecutor, Service
 from tars_stt.duplex import DuplexPolicy
-from tars_stt.endpointer import EndpointEvent, PartialReady, SpeechStarted, UtteranceEnded
-from tars_stt.engine import DroppedTranscript, SttEngine
+from tars_stt.endpointer import Endpointer, EndpointEvent, PartialReady, SpeechStarted, UtteranceEnded
+from tars_stt.engine import SttEngine
 from tars_stt.errors import NoAudioDeviceError
 from tars_stt.filters import EchoFilter, FilterChain
+from tars_stt.finals import Transcripts
 from tars_stt.settings import Settings
 from tars_stt.sources import MicrophoneSource, WavFileSource, decode_pcm
+from tars_stt.streams import AudioRing, InFlight, PendingWake, Stream, StreamTable, stream_key
 from tars_stt.transcriber import Transcriber, WhisperTranscriber
+from tars_stt.vad import WebRtcVad
+from tars_stt.wakecut import command_start
 
 log = logging.getLogger("tars_stt.service")
 
 Int16Array = npt.NDArray[np.int16]
 NO_DEVICE = "no audio input device: listening to MQTT audio only (%s)"
 ERROR_EVERY_S = 5.0
+SUPERSEDE_S = 1.0
+"""A final in flight that ended less than this before a wake word's end held the wake word."""
 
 
 def site_of(topic: str) -> str:
@@ -40,151 +47,185 @@ def site_of(topic: str) -> str:
     return parts[-2] if len(parts) >= 2 else ""
 
 
-@dataclass
-class _Site:
-    correlation_id: str | None = None
-    partial_busy: bool = False
-    arrivals: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=256))
-    last_error_at: float = float("-inf")
-    suppressed_errors: int = 0
-
-
 class SttWorker:
-    """Per-site endpointing on the loop; transcription in the model's executor."""
+    """Per-stream endpointing on the loop; transcription in the model's executor."""
 
     def __init__(self, settings: Settings, service: Service, engine: SttEngine,
                  executor: ModelExecutor) -> None:
         self.settings = settings
         self.service = service
         self.engine = engine
-        self.executor = executor
-        self.sites: dict[str, _Site] = {}
+        self.streams = StreamTable(settings.max_streams, settings.stream_idle_s)
+        self.transcripts = Transcripts(service, engine, executor)
         self.muted_all = False
-        self.finals_pending = 0
-        self.published_finals = 0
-        self.dropped_finals = 0
+        self.tts_instance: str | None = None
+        self._errors: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self.vad = WebRtcVad(settings.vad_aggressiveness, 30)
+
+    @property
+    def published_finals(self) -> int:
+        return self.transcripts.published
+
+    @property
+    def dropped_finals(self) -> int:
+        return self.transcripts.dropped
 
     def register(self) -> None:
         svc = self.service
         svc.handle(T.AUDIO_MIC, self.on_audio)
         svc.handle(T.TTS_STATUS, self.on_tts_status)
+        svc.handle(T.SYSTEM_STATUS, self.on_tts_presence,
+                   topic=T.SYSTEM_STATUS.topic(service=self.settings.tts_service))
+        svc.handle(T.WAKE_EVENT, self.on_wake)
         svc.handle(T.STT_CONTROL, self.on_control)
         svc.on_start(self.publish_state)
-
-    def _site(self, site_id: str) -> _Site:
-        state = self.sites.get(site_id)
-        if state is None:
-            state = self.sites[site_id] = _Site()
-        return state
 
     # -- audio in ------------------------------------------------------------------------------
     async def on_audio(self, msg: Inbound[AudioFrame]) -> None:
         if msg.envelope.source == self.service.instance:
             return  # our own microphone frames, already fed locally
-        site = site_of(msg.topic)
-        frame = msg.payload
-        if not msg.pcm and frame.final:
-            self.end_stream(site)
-            return
-        try:
-            samples = decode_pcm(msg.pcm, sample_rate=frame.sample_rate,
-                                 sample_format=frame.sample_format, channels=frame.channels)
-        except AudioFormatError as exc:
-            await self._bad_frame(site, msg.topic, str(exc))
-            return
-        self.accept(site, samples, frame.audio_time_s, time.time())
+        site, frame = site_of(msg.topic), msg.payload
+        if frame.purpose == "detection":
+            return  # wake word detection only
+        key = stream_key(site, frame.purpose, msg.correlation_id)
+        if msg.pcm:
+            try:
+                samples = decode_pcm(msg.pcm, sample_rate=frame.sample_rate,
+                                     sample_format=frame.sample_format, channels=frame.channels)
+            except AudioFormatError as exc:
+                await self._bad_frame(site, msg.topic, str(exc))
+                return
+            self.accept(site, samples, frame.audio_time_s, time.time(), purpose=frame.purpose,
+                        correlation_id=msg.correlation_id)
         if frame.final:
-            self.end_stream(site)
+            self.end_stream(key)
 
     async def _bad_frame(self, site: str, topic: str, reason: str) -> None:
-        state = self._site(site)
+        """Bad input: reported at most every ERROR_EVERY_S per site, counted always."""
         now = time.monotonic()
-        if now - state.last_error_at < ERROR_EVERY_S:
-            state.suppressed_errors += 1
-            return
-        more = f" ({state.suppressed_errors} more since the last report)" if state.suppressed_errors else ""
-        state.last_error_at, state.suppressed_errors = now, 0
-        await self.service.report_error("validation", f"site {site}: {reason}{more}", topic=topic)
-
-    def accept(self, site: str, samples: Int16Array, audio_time_s: float, arrived: float) -> None:
-        """Feed one frame (sync, cheap): frames of a site must arrive here in order."""
-        state = self._site(site)
-        events: list[EndpointEvent] = []
-        if not self.engine.has_site(site):
-            self.engine.endpointer(site, origin_s=audio_time_s)
-        elif abs(self.engine.endpointer(site).clock_s - audio_time_s) > self.settings.max_clock_gap_s:
-            events += self.engine.restart_site(site, audio_time_s)
-        if self.muted_all:
-            self.engine.endpointer(site).skip(int(samples.size))
+        last, suppressed = self._errors.pop(site, (float("-inf"), 0))
+        if now - last < ERROR_EVERY_S:
+            self.service.counters.errors += 1
+            self._errors[site] = (last, suppressed + 1)
         else:
-            events += self.engine.feed(site, samples)
-        state.arrivals.append((audio_time_s + samples.size / SAMPLE_RATE, arrived))
-        self._dispatch(site, events, arrived)
+            self._errors[site] = (now, 0)
+            more = f" ({suppressed} more since the last report)" if suppressed else ""
+            await self.service.report_error("validation", f"site {site}: {reason}{more}",
+                                            topic=topic)
+        while len(self._errors) > 256:
+            self._errors.popitem(last=False)
 
-    def end_stream(self, site: str) -> None:
+    def _stream(self, site: str, purpose: AudioPurpose, cid: str | None,
+                audio_time_s: float) -> Stream:
+        key = stream_key(site, purpose, cid or "")
+        stream = self.streams.get(key)
+        if stream is None:
+            ring_s = self.settings.wake_ring_s if purpose == "turn" else 0.0
+            stream = Stream(key, site, purpose, self._endpointer(audio_time_s), AudioRing(ring_s),
+                            client_cid=cid if purpose == "transcription" else None)
+            for gone in self.streams.add(stream):
+                log.info("forgot idle audio stream %s", gone.key.replace("\x00", " "))
+        return stream
+
+    def _endpointer(self, origin_s: float) -> Endpointer:
+        return Endpointer(self.engine.endpointing, origin_s=origin_s)
+
+    def accept(self, site: str, samples: Int16Array, audio_time_s: float, arrived: float, *,
+               purpose: AudioPurpose = "turn", correlation_id: str | None = None) -> None:
+        """Feed one frame (sync, cheap): frames of a stream must arrive here in order."""
+        stream = self._stream(site, purpose, correlation_id, audio_time_s)
+        events: list[EndpointEvent] = []
+        if abs(stream.endpointer.clock_s - audio_time_s) > self.settings.max_clock_gap_s:
+            events += stream.endpointer.flush()
+            stream.endpointer = self._endpointer(audio_time_s)
+            stream.ring.clear()
+        stream.ring.append(audio_time_s, samples)
+        stream.arrivals.append((audio_time_s + samples.size / SAMPLE_RATE, arrived))
+        ep = stream.endpointer
+        if self.muted_all or (purpose == "turn" and self.engine.duplex.should_drop(site)):
+            ep.skip(int(samples.size))
+        else:
+            if stream.cut_until_s > audio_time_s:  # the end of a wake word: not the command
+                cut = min(samples.size, round((stream.cut_until_s - audio_time_s) * SAMPLE_RATE))
+                ep.skip(cut)
+                samples = samples[cut:]
+            if samples.size:
+                events += ep.feed(samples)
+        self._dispatch(stream, events, arrived)
+
+    def end_stream(self, key: str) -> None:
         """The sender said its stream ended: close an utterance in flight now."""
-        if self.engine.has_site(site):
-            self._dispatch(site, self.engine.end_of_stream(site), time.time())
+        stream = self.streams.get(key)
+        if stream is None:
+            return
+        self._dispatch(stream, stream.endpointer.flush(), time.time())
+        if stream.purpose == "transcription":
+            self.streams.remove(key)
 
-    def _dispatch(self, site: str, events: list[EndpointEvent], arrived: float) -> None:
-        state = self._site(site)
+    def _dispatch(self, stream: Stream, events: list[EndpointEvent], arrived: float) -> None:
         for ev in events:
             if isinstance(ev, SpeechStarted):
-                state.correlation_id = new_id()
+                stream.correlation_id = self._utterance_id(stream)
+                stream.speech_start_ts = stream.arrived_at(ev.start_s, arrived)
             elif isinstance(ev, PartialReady):
-                if not state.partial_busy and self.finals_pending == 0:
-                    state.partial_busy = True
-                    cid = state.correlation_id or new_id()
-                    state.correlation_id = cid
-                    self.service.spawn(self._partial(site, ev, cid), name=f"stt-partial-{site}")
+                if not stream.partial_busy and self.transcripts.pending == 0:
+                    stream.partial_busy = True
+                    cid = stream.correlation_id = stream.correlation_id or self._utterance_id(stream)
+                    self.service.spawn(self.transcripts.partial(stream, ev, cid),
+                                       name=f"stt-partial-{stream.site}")
             elif isinstance(ev, UtteranceEnded):
-                cid = state.correlation_id or new_id()
-                state.correlation_id = None
-                end_ts = self._speech_end_ts(site, ev.end_s, arrived)
-                self.finals_pending += 1
-                self.service.spawn(self._final(site, ev, cid, end_ts), name=f"stt-final-{site}")
+                cid = stream.correlation_id or self._utterance_id(stream)
+                stream.correlation_id = None
+                end_ts = stream.arrived_at(ev.end_s, arrived)
+                job = InFlight(ev.start_s, ev.end_s)
+                stream.inflight.append(job)
+                self.service.spawn(
+                    self.transcripts.final(stream, ev, cid, job, speech_end_ts=end_ts,
+                                           speech_start_ts=stream.speech_start_ts or end_ts,
+                                           endpoint_ts=time.time()),
+                    name=f"stt-final-{stream.site}")
 
-    def _speech_end_ts(self, site: str, end_s: float, arrived: float) -> float:
-        """Wall clock at which the audio that ended speech had arrived (best estimate)."""
-        for audio_end, wall in self._site(site).arrivals:
-            if audio_end >= end_s - 1e-6:
-                return wall
-        trailing = self.engine.endpointer(site).clock_s - end_s
-        return arrived - max(0.0, trailing)
+    def _utterance_id(self, stream: Stream) -> str:
+        """The client's id for a transcription; the wake's id in a wake window; else a new one."""
+        if stream.purpose == "transcription" and stream.client_cid:
+            return stream.client_cid
+        wake, stream.wake = stream.wake, None
+        if wake is not None and time.monotonic() < wake.expires_at:
+            return wake.correlation_id
+        return new_id()
 
-    # -- transcription -------------------------------------------------------------------------
-    async def _partial(self, site: str, ev: PartialReady, cid: str) -> None:
-        try:
-            result = await self.executor.run(self.engine.transcriber.transcribe, ev.samples)
-            if result.text.strip():
-                await self.service.publish(
-                    T.STT_PARTIAL, SttPartial(text=result.text, speech_start_s=ev.start_s,
-                                              audio_s=ev.samples.size / SAMPLE_RATE),
-                    correlation_id=cid, site_id=site)
-        finally:
-            self._site(site).partial_busy = False
-
-    async def _final(self, site: str, ev: UtteranceEnded, cid: str, end_ts: float) -> None:
-        try:
-            result = await self.executor.run(self.engine.transcriber.transcribe, ev.samples)
-        finally:
-            self.finals_pending -= 1
-        verdict = self.engine.judge(site, ev, result)
-        if isinstance(verdict, DroppedTranscript):
-            self.dropped_finals += 1
-            log.info("dropped transcript on %s (%s): %s", site, verdict.rejection.filter,
-                     verdict.rejection.reason)
+    # -- the wake word -------------------------------------------------------------------------
+    async def on_wake(self, msg: Inbound[WakeEvent]) -> None:
+        """The next utterance on the site is the turn: restart listening at the wake word's end."""
+        ev, site = msg.payload, msg.site_id or self.settings.site_id
+        if ev.purpose != "turn" or ev.phrase is not None:
+            return  # detection only, or a phrase found in one of our own transcripts
+        if self.muted_all or self.engine.duplex.is_muted(site):
             return
-        final = SttFinal(
-            text=result.text, language=result.language, confidence=round(result.confidence, 4),
-            speech_start_s=ev.start_s, speech_end_s=ev.end_s, speech_end_ts=end_ts,
-            audio_s=ev.samples.size / SAMPLE_RATE, transcribe_ms=round(result.elapsed_s * 1000, 1),
-        )
-        await self.service.publish(T.STT_FINAL, final, correlation_id=cid, site_id=site)
-        self.published_finals += 1
-        log.info("final on %s (%.0f ms): %s", site, final.transcribe_ms, final.text)
+        if self.engine.duplex.tts_speaking(site):
+            self.engine.duplex.tts_ended(site, at=time.monotonic() - self.engine.duplex.settings.tail_s)
+        stream = self._stream(site, "turn", None, ev.audio_time_s)
+        margin = self.settings.wake_cut_margin_s
+        heard_s, heard = stream.ring.since(ev.audio_time_s - 1.0)
+        t_w = (command_start(self.vad, heard_s, heard, ev.audio_time_s, margin_s=margin)
+               if heard.size else ev.audio_time_s - margin)
+        for job in stream.inflight:
+            if job.start_s < t_w and job.end_s > t_w - SUPERSEDE_S:
+                job.superseded = True
+        stream.wake = PendingWake(msg.correlation_id, ev.audio_time_s,
+                                  time.monotonic() + self.settings.wake_window_s)
+        stream.correlation_id = None
+        stream.cut_until_s = t_w
+        start, replay = stream.ring.since(t_w)
+        if not stream.ring.end_s or t_w >= stream.ring.end_s:
+            start = stream.endpointer.clock_s  # not heard that far yet: cut as it arrives
+        stream.endpointer = self._endpointer(start)
+        events = stream.endpointer.feed(replay) if replay.size else []
+        log.info("wake on %s (%s): listening from %.2f s, %.2f s replayed", site,
+                 msg.correlation_id[:12], t_w, replay.size / SAMPLE_RATE)
+        self._dispatch(stream, events, time.time())
 
-    # -- control -------------------------------------------------------------------------------
+    # -- the speaker ---------------------------------------------------------------------------
     async def on_tts_status(self, msg: Inbound[TtsStatus]) -> None:
         site = msg.site_id or self.settings.site_id
         st = msg.payload
@@ -192,17 +233,31 @@ class SttWorker:
             self.engine.tts_started(site, st.text)
         elif st.event == "ended":
             self.engine.tts_ended(site, st.text)
-        elif st.text:
-            self.engine.echo.note_spoken(st.text, site_id=site)
+        else:
+            self.engine.duplex.tts_activity(site)
+            if st.text:
+                self.engine.echo.note_spoken(st.text, site_id=site)
 
+    async def on_tts_presence(self, msg: Inbound[Status]) -> None:
+        """The tts worker went offline (or restarted): nothing it was saying plays any more."""
+        st = msg.payload
+        restarted = self.tts_instance is not None and st.instance != self.tts_instance
+        self.tts_instance = st.instance
+        if st.state == "offline" or restarted:
+            sites = self.engine.duplex.speaker_gone()
+            if sites:
+                log.warning("tts %s: listening again on %s", "offline" if st.state == "offline"
+                            else "restarted", ", ".join(sites))
+
+    # -- control -------------------------------------------------------------------------------
     async def on_control(self, msg: Inbound[SttControl]) -> None:
         muted = msg.payload.action == "mute"
         site = msg.site_id
         if site is None:
             self.muted_all = muted
             if not muted:  # "unmute" with no site clears every per-site mute too
-                for known in self.sites:
-                    self.engine.duplex.unmute(known)
+                for known in self.streams.values():
+                    self.engine.duplex.unmute(known.site)
         elif muted:
             self.engine.duplex.mute(site)
         else:
@@ -278,7 +333,7 @@ async def setup(settings: Settings, service: Service,
     worker.register()
     desc = model.describe()
     service.models = {"stt": str(desc.get("model", "")), "engine": str(desc.get("engine", ""))}
-    service.capabilities = ["stt.final", "stt.partial", "audio.mic.consume"]
+    service.capabilities = ["stt.final", "stt.partial", "audio.mic.consume", "stt.transcription"]
     source = local_source(settings)
     if source is not None:
         service.capabilities.append("audio.mic.publish")

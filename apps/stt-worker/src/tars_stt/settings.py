@@ -43,6 +43,25 @@ class Settings(CoreSettings):
     max_clock_gap_s: float = Field(
         default=0.5, gt=0.0, description="a jump in a site's audio_time_s restarts its endpointer"
     )
+    duplex_idle_s: float = Field(
+        default=8.0, gt=0.0,
+        description="a speaking site with no tts status for this long is listened to again",
+    )
+    tts_service: str = Field(default="tts", description="whose status ends speaking state")
+    wake_window_s: float = Field(
+        default=8.0, gt=0.0, description="after a wake word, the next utterance starting "
+        "within this long carries the wake's correlation id",
+    )
+    wake_ring_s: float = Field(
+        default=4.0, ge=0.0, description="recent audio kept per site, replayed from the wake "
+        "word's end so a command said in the same breath is whole",
+    )
+    wake_cut_margin_s: float = Field(
+        default=0.25, ge=0.0, le=1.0, description="the command starts at the pause after the "
+        "wake word; with no pause, this long before the detector's wake end",
+    )
+    max_streams: int = Field(default=64, ge=1, description="audio streams (sites, requests) kept")
+    stream_idle_s: float = Field(default=120.0, gt=0.0, description="an idle stream is forgotten")
 
     @field_validator("audio_source")
     @classmethod
@@ -70,7 +89,8 @@ class Settings(CoreSettings):
         )
 
     def duplex(self) -> DuplexSettings:
-        return DuplexSettings(mode=self.duplex_mode, tail_s=self.duplex_tail_s)
+        return DuplexSettings(mode=self.duplex_mode, tail_s=self.duplex_tail_s,
+                              idle_s=self.duplex_idle_s)
 
     def echo(self) -> EchoSettings:
         return EchoSettings(window_s=self.echo_window_s, threshold=self.echo_threshold)
