@@ -41,9 +41,14 @@ POSITIVE: list[tuple[str, IntentName, dict[str, str]]] = [
     ("What's your name?", IntentName.NAME, {}),
     ("Who are you?", IntentName.NAME, {}),
     ("What should I call you?", IntentName.NAME, {}),
+    ("Hello!", IntentName.GREET, {}),
+    ("Good morning.", IntentName.GREET, {}),
+    ("Are you there?", IntentName.GREET, {}),
 ]
 
 NEGATIVE = [
+    "Hey.",
+    "Hello, what is the capital of France?",
     "What time does the shop close?",
     "Set a timer for five minutes.",
     "Stop the timer.",

@@ -49,6 +49,8 @@ class LocalAnswers:
                 return LocalAnswer(intent, say_date(self._clock.now()))
             case IntentName.NAME:
                 return LocalAnswer(intent, f"I'm {self._name}, your offline assistant.")
+            case IntentName.GREET:
+                return LocalAnswer(intent, "Hello! What can I do for you?")
             case IntentName.STOP:
                 return LocalAnswer(intent, None, action="stop")
             case IntentName.REPEAT:

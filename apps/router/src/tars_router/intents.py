@@ -23,6 +23,7 @@ class IntentName(StrEnum):
     REPEAT = "repeat"
     VOLUME = "volume"
     NAME = "name"
+    GREET = "greet"
 
 
 @dataclass(frozen=True, slots=True)
