@@ -14,11 +14,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # llama-cpp-python builds from source; a native build crashes on some CPUs (AMX kernels).
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: help run test lint bench sysdeps venv clean
+.PHONY: help run test test-docker docker-image lint bench sysdeps venv clean
 
 help:
 	@echo "make run    - install what is missing, then start the broker and every worker (tars up)"
 	@echo "make test   - install what is missing, then run the whole test suite"
+	@echo "make test-docker - build the image and run the stack with docker compose (tests/docker)"
 	@echo "make lint   - ruff + mypy --strict"
 	@echo "make bench  - run every benchmark and print its JSON"
 
@@ -36,6 +37,7 @@ sysdeps:
 $(STAMP): $(PYPROJECTS) config/constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
+	$(PIP) install -q --no-deps $$($(PY) config/docker/deps.py --no-deps .)
 	$(PIP) install -q -c config/constraints.txt \
 	  -e "packages/tars-core[audio,test,dev]" $(foreach a,$(APP_DIRS),-e $(a))
 	@touch $(STAMP)
@@ -47,6 +49,17 @@ run: venv
 
 test: venv
 	$(PY) -m pytest
+
+# The stack in containers: docker (installed and started when root), the image built from a local
+# debootstrap base (no registry needed), then tests/docker against docker-compose.yml.
+DOCKER_BASE ?= tars-base:bookworm
+TARS_IMAGE ?= tars:latest
+docker-image:
+	tests/docker/ensure-docker.sh $(DOCKER_BASE)
+	tests/docker/build.sh $(DOCKER_BASE) $(TARS_IMAGE)
+
+test-docker: venv docker-image
+	PYTHONPATH=tests/docker TARS_IMAGE=$(TARS_IMAGE) $(PY) -m pytest -s tests/docker/docker_stack.py
 
 lint: venv
 	$(VENV)/bin/ruff check --config config/ruff.toml packages apps tests
