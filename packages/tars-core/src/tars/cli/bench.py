@@ -60,9 +60,20 @@ def bench_voice(
     rounds: Annotated[int, typer.Option(help="Times each question is asked")] = 1,
     cpus: Annotated[int | None, typer.Option(
         help="Confine the bench and every worker it starts to this many cores")] = None,
+    acoustic: Annotated[bool, typer.Option(
+        help="Through a virtual sound card (its own PulseAudio mic and speaker and its own "
+             "stack), timed on the recorded signals; adds barge_in_stop_ms and false triggers")] = False,
 ) -> None:
-    """Spoken questions ("hey jarvis, ...") through the full stack over MQTT audio: voice-to-voice
-    and every stage's p50/p95 per path (intent / llm), RSS, ready time."""
+    """Spoken questions ("hey jarvis, ...") through the full stack: voice-to-voice and every
+    stage's p50/p95 per path (intent / llm), RSS, ready time. Over MQTT audio by default."""
+    if acoustic:
+        from tars.bench import acoustic as bench_acoustic
+        from tars.testing.soundcard import available
+
+        if not available():
+            raise fail("--acoustic needs pulseaudio, pulseaudio-utils and libasound2-plugins")
+        show(bench_acoustic.run(rounds, cpus), json_)
+        return
     from tars.bench import voice
 
     show(voice.run(configured_url(url), rounds, cpus), json_)
