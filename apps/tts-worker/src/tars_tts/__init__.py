@@ -29,7 +29,8 @@ from tars_tts.events import (
     SpeechEvent,
 )
 from tars_tts.player import SpeechQueue
-from tars_tts.sinks import CallbackSink, Pacer, SpeakerSink, WavFileSink
+from tars_tts.sinks import CallbackSink, Pacer, WavFileSink
+from tars_tts.speaker import SpeakerSink
 from tars_tts.synth import AudioChunk, PiperSynthesizer, Synthesizer, resolve_voice
 from tars_tts.text import clean_for_speech, speak_url, split_sentences
 

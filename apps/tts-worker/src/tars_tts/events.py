@@ -33,6 +33,8 @@ class SpeakingStarted:
     site_id: str
     first_sample_at: float
     requested_at: float
+    first_audio_at: float | None = None
+    """When the reply's first audio was synthesized (wall clock)."""
 
     @property
     def latency_s(self) -> float:

@@ -28,7 +28,7 @@ from tars_tts.events import (
     SpeechEvent,
 )
 from tars_tts.synth import AudioChunk, Synthesizer
-from tars_tts.text import clean_for_speech, split_sentences
+from tars_tts.text import clean_for_speech, first_clause, split_sentences
 
 _LOG = logging.getLogger(__name__)
 _BLOCKED_IDS = 512  # remembered stopped/expired replies, so their late parts stay silent
@@ -51,6 +51,7 @@ class _Reply:
     synth_s: float = 0.0
     sink_open: bool = False
     started: bool = False
+    first_audio_at: float | None = None
 
 
 @dataclass(slots=True)
@@ -343,7 +344,8 @@ class SpeechQueue:
                 reply.started = True
                 self._emit(SpeakingStarted(reply.correlation_id, reply.site_id,
                                            first_sample_at=self._clock(),
-                                           requested_at=reply.requested_at))
+                                           requested_at=reply.requested_at,
+                                           first_audio_at=reply.first_audio_at))
             await self.sink.write(block)
             reply.audio_s += block.size / chunk.sample_rate  # what reached the sink, even if stopped
 
@@ -365,7 +367,11 @@ class SpeechQueue:
                 for sentence in split_sentences(
                     part.text, max_sentence_chars=self.text_settings.max_sentence_chars
                 ):
-                    await self._synthesize(reply, sentence, pipeline)
+                    # The reply's first clause is synthesized alone: its audio starts sooner.
+                    pieces = first_clause(sentence) if index == 0 and reply.first_audio_at is None \
+                        else None
+                    for piece in pieces or (sentence,):
+                        await self._synthesize(reply, piece, pipeline)
                     await pipeline.put(_SentenceEnd(index, sentence))
                     index += 1
             await pipeline.put(_Finish("done"))
@@ -384,6 +390,8 @@ class SpeechQueue:
                 reply.synth_s += time.perf_counter() - t0
                 if chunk is None:
                     return
+                if reply.first_audio_at is None:
+                    reply.first_audio_at = self._clock()
                 await pipeline.put(_Audio(chunk))
         finally:  # close the generator in its own thread, after any running step
             with contextlib.suppress(RuntimeError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,14 +13,17 @@ from tars.audio import AudioSink, NoAudioDeviceError
 from tars.contracts import topics as T
 from tars.contracts.audio import AudioFrame
 from tars.contracts.tts import TtsControl, TtsSay, TtsStatus
+from tars.contracts.wake import WakeEvent
 from tars.runtime import BusError, ConfigError, Inbound, Service
 from tars_tts import build_synthesizer
 from tars_tts.errors import EmptyTextError, SpeechQueueClosedError, TextRejectedError, TtsError
 from tars_tts.events import SayRequest, SentenceSpoken, SpeakingEnded, SpeakingStarted, SpeechEvent
 from tars_tts.outputs import MqttAudioSink, ReplyOutputs
 from tars_tts.player import SpeechQueue
+from tars_tts.ref import RefPublisher
 from tars_tts.settings import Settings
-from tars_tts.sinks import SpeakerSink, WavFileSink
+from tars_tts.sinks import WavFileSink
+from tars_tts.speaker import SpeakerSink, earcon
 from tars_tts.synth import Synthesizer
 
 log = logging.getLogger(__name__)
@@ -107,11 +111,38 @@ class TtsWorker:
         else:
             self.queue.volume = ctl.volume
 
+    async def on_wake(self, msg: Inbound[WakeEvent]) -> None:
+        """A wake word on a site: barge-in stops that site's reply, else the earcon plays."""
+        wake = msg.payload
+        if getattr(wake, "purpose", "turn") != "turn":
+            return
+        site = msg.site_id or self.service.site_id or "default"
+        if wake.barge_in:
+            cid = self.queue.speaking
+            info = self._replies.get(cid) if cid else None
+            if cid is not None and (info is None or info.site == site):
+                await self.queue.stop(cid)
+                log.info("barge-in on %s: stopped %s", site, cid[:12])
+            return
+        if not self.settings.earcon:
+            return
+        if site == (self.service.site_id or "default"):
+            speaker = next((s for s in self.outputs.local if isinstance(s, SpeakerSink)), None)
+            if speaker is not None:
+                speaker.play_now(earcon(speaker.rate))
+            return
+        rate = self.settings.satellite_rate
+        await self._publish_frame(site, msg.correlation_id, AudioFrame(sample_rate=rate, seq=0),
+                                  earcon(rate).astype("<i2").tobytes())
+        await self._publish_frame(site, msg.correlation_id,
+                                  AudioFrame(sample_rate=rate, seq=1, final=True), b"")
+
     # -- events and audio out ---------------------------------------------------------------
     async def _on_event(self, event: SpeechEvent) -> None:
         cid = event.correlation_id
         if isinstance(event, SpeakingStarted):
-            status = TtsStatus(event="started", first_sample_ts=event.first_sample_at)
+            status = TtsStatus(event="started", first_sample_ts=event.first_sample_at,
+                               first_audio_ts=event.first_audio_at)
         elif isinstance(event, SentenceSpoken):
             status = TtsStatus(event="sentence_done", text=event.text, index=event.index,
                                audio_s=round(event.audio_s, 4))
@@ -159,15 +190,25 @@ class TtsWorker:
                                    params={"site": site}, pcm=pcm)
 
 
-async def open_local_sinks(settings: Settings) -> tuple[list[AudioSink], list[str]]:
-    """The speaker and/or WAV sinks; no speaker device means WAV files instead (one log line)."""
+async def open_local_sinks(settings: Settings, ref: RefPublisher | None = None,
+                           ) -> tuple[list[AudioSink], list[str]]:
+    """The speaker and/or WAV sinks; no speaker device means WAV files instead (one log line).
+
+    A speaker that exists but cannot be opened (busy, wrong rate) is kept: it logs one line
+    and is retried in the background."""
     wanted = [s for s in settings.sink if s != "mqtt"]
     sinks: list[AudioSink] = []
     names: list[str] = []
     for name in wanted:
         if name == "speaker":
             try:
-                sinks.append(await asyncio.to_thread(SpeakerSink, settings.speaker_device))
+                speaker = await asyncio.to_thread(
+                    SpeakerSink, settings.speaker_device, rate=settings.speaker_rate,
+                    latency_s=settings.speaker_latency_s,
+                    on_ref=ref.from_device if ref is not None else None)
+                if ref is not None:
+                    ref.device_rate = speaker.rate
+                sinks.append(speaker)
                 names.append("speaker")
                 continue
             except NoAudioDeviceError as exc:
@@ -192,6 +233,16 @@ def voice_names(settings: Settings, synthesizer: Synthesizer) -> set[str]:
     return {"default", model, Path(model).stem, Path(model).name, voice_name(settings, synthesizer)}
 
 
+def _ref_publisher(settings: Settings, service: Service) -> Callable[[AudioFrame, bytes],
+                                                                     Awaitable[None]]:
+    site = settings.site_id or "default"
+
+    async def publish(frame: AudioFrame, pcm: bytes) -> None:
+        await service.publish(T.AUDIO_REF, frame, params={"site": site}, site_id=site, pcm=pcm)
+
+    return publish
+
+
 async def build(settings: Settings, service: Service) -> None:
     """The runner's build hook (see :func:`build_worker`)."""
     await build_worker(settings, service)
@@ -200,8 +251,13 @@ async def build(settings: Settings, service: Service) -> None:
 async def build_worker(settings: Settings, service: Service, *, synthesizer: Synthesizer | None = None,
                        local: list[AudioSink] | None = None) -> TtsWorker:
     """Open the sinks, load and warm the voice (off the loop), then register the handlers."""
+    ref: RefPublisher | None = None
     if local is None:
-        local, sink_names = await open_local_sinks(settings)
+        if settings.speaker_ref and "speaker" in settings.sink:
+            ref = RefPublisher(_ref_publisher(settings, service), 48_000)
+        local, sink_names = await open_local_sinks(settings, ref)
+        if "speaker" not in sink_names:
+            ref = None
     else:
         sink_names = [type(s).__name__ for s in local]
     synth = synthesizer or build_synthesizer(settings.engine())
@@ -213,7 +269,14 @@ async def build_worker(settings: Settings, service: Service, *, synthesizer: Syn
     worker.voice_names = voice_names(settings, synth)
     service.handle(T.TTS_SAY, worker.on_say)
     service.handle(T.TTS_CONTROL, worker.on_control)
+    service.handle(T.WAKE_EVENT, worker.on_wake)
     service.add_cleanup(worker.queue.close)
+    for sink in local:
+        if isinstance(sink, SpeakerSink):
+            service.add_cleanup(sink.close)
+    if ref is not None:
+        ref.start()
+        service.add_cleanup(ref.close)
     if "mqtt" in settings.sink:
         sink_names.append("mqtt")
     service.models = {"voice": voice_name(settings, synth)}

@@ -27,7 +27,17 @@ class Settings(CoreSettings):
         default_factory=lambda: list[SinkName](["speaker"]),
         description='"speaker", "wav", "mqtt", or a list; env: comma separated',
     )
-    speaker_device: str | None = Field(default=None, description="output device name or index")
+    speaker_device: str | None = Field(
+        default=None, description="output device: a name (substring, e.g. \"USB\") or an index; "
+        "default: the system's default output")
+    speaker_rate: int | None = Field(default=None, ge=8_000, le=192_000,
+                                     description="output stream rate; default: the device's own")
+    speaker_latency_s: float = Field(default=0.03, ge=0.005, le=0.5,
+                                     description="output latency asked of the device")
+    speaker_ref: bool = Field(default=True, description="publish what the speaker played on "
+                              "tars/audio/{site}/ref (echo reference)")
+    earcon: bool = Field(default=True, description="a short chime on the speaker when the wake "
+                         "word opens a turn")
     data_dir: Path = Field(default=Path(".tars/data"), description="where tars keeps its data")
     wav_dir: Path | None = Field(default=None, description="WAV replies; default <data_dir>/tts")
     wav_pace: float = Field(
@@ -35,8 +45,9 @@ class Settings(CoreSettings):
     )
     satellite_rate: int = Field(default=16_000, ge=8_000, le=48_000,
                                 description="sample rate of tars/audio/{site}/out frames")
-    mqtt_lead_s: float = Field(default=0.3, ge=0.0, le=5.0,
-                               description="how far MQTT audio runs ahead of real time")
+    mqtt_lead_s: float = Field(default=0.06, ge=0.0, le=5.0,
+                               description="how far MQTT audio runs ahead of real time (the "
+                               "receiver's jitter buffer)")
 
     @field_validator("sink", mode="before")
     @classmethod

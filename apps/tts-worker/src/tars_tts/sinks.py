@@ -1,4 +1,4 @@
-"""Audio sinks for replies: WAV files, the local speaker, and a coroutine callback."""
+"""Audio sinks for replies: WAV files and a coroutine callback, and the real-time pacer."""
 
 from __future__ import annotations
 
@@ -8,12 +8,9 @@ import time
 import wave
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
-from tars.audio import NoAudioDeviceError, require_device
 
 Int16Array = npt.NDArray[np.int16]
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -115,69 +112,6 @@ def _open_wav(path: Path, rate: int) -> wave.Wave_write:
     return wf
 
 
-class SpeakerSink:
-    """Plays replies on a local output device through sounddevice, in real time.
-
-    Construction checks the device and raises ``tars.audio.NoAudioDeviceError`` (one line)
-    when there is none. ``lead_s`` is how far audio is queued ahead of the speaker.
-    """
-
-    def __init__(self, device: str | int | None = None, *, lead_s: float = 0.1) -> None:
-        self.device_index = require_device("output", device)
-        self.pacer = Pacer(1.0, lead_s)
-        self._stream: Any = None
-        self._rate = 0
-
-    @property
-    def pace(self) -> float:
-        return self.pacer.pace
-
-    async def begin(self, reply_id: str, sample_rate: int) -> None:
-        if self._stream is not None:
-            await self.abort()
-        self._stream = await asyncio.to_thread(self._open, sample_rate)
-        self._rate = sample_rate
-        self.pacer.reset()
-
-    def _open(self, sample_rate: int) -> Any:
-        import sounddevice as sd  # type: ignore[import-untyped]
-
-        try:
-            stream = sd.RawOutputStream(
-                samplerate=sample_rate, channels=1, dtype="int16",
-                device=self.device_index, latency="low",
-            )
-            stream.start()
-        except Exception as exc:  # PortAudioError and friends
-            raise NoAudioDeviceError(f"cannot open audio output device: {exc}") from exc
-        return stream
-
-    async def write(self, samples: Int16Array) -> None:
-        await self.pacer.wait(int(samples.size), self._rate)
-        stream = self._stream
-        if stream is None:
-            raise RuntimeError("SpeakerSink.write() before begin()")
-        await asyncio.to_thread(stream.write, samples.astype("<i2", copy=False).tobytes())
-
-    async def end(self) -> None:
-        await self.pacer.drain()
-        await self._finish(abort=False)
-
-    async def abort(self) -> None:
-        await self._finish(abort=True)
-
-    async def _finish(self, *, abort: bool) -> None:
-        stream, self._stream = self._stream, None
-        if stream is None:
-            return
-
-        def close() -> None:
-            (stream.abort if abort else stream.stop)()
-            stream.close()
-
-        await asyncio.to_thread(close)
-
-
 AudioCallback = Callable[[str, Int16Array, int], Awaitable[None]]
 BoundaryCallback = Callable[[str, int], Awaitable[None]]
 EndCallback = Callable[[str, bool], Awaitable[None]]
@@ -236,4 +170,4 @@ class CallbackSink:
             await self.on_end(reply, aborted)
 
 
-__all__ = ["CallbackSink", "Pacer", "SpeakerSink", "WavFileSink"]
+__all__ = ["CallbackSink", "Pacer", "WavFileSink"]

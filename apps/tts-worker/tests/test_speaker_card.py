@@ -1,0 +1,254 @@
+"""The tts worker process on a (virtual) sound card: heard on the speaker, stopped, earcon, echo
+reference, and the speaker unplugged mid-reply and plugged back in."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import numpy as np
+import pytest
+
+from tars.audio import int16_to_float
+from tars.contracts import topics as T
+from tars.contracts.audio import AudioFrame
+from tars.contracts.tts import TtsControl, TtsSay, TtsStatus
+from tars.contracts.wake import WakeEvent
+from tars.runtime import Inbound, Service
+from tars.runtime.mqtt import MqttBus
+from tars.testing.fixtures import require_sound_card
+from tars.testing.soundcard import Recording, VirtualSoundCard, virtual_sound_card
+
+pytestmark = [pytest.mark.broker, pytest.mark.e2e, pytest.mark.models]
+SITE = "lab"
+LONG = " ".join(f"This is sentence number {n} of a very long answer." for n in range(12))
+
+
+@dataclass
+class Worker:
+    proc: subprocess.Popen[str]
+    namespace: str
+    card: VirtualSoundCard
+    log: list[str] = field(default_factory=list)
+    ready: threading.Event = field(default_factory=threading.Event)
+
+    def pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.log.append(line)
+            if "Ready:" in line:
+                self.ready.set()
+
+    def lines(self, needle: str) -> list[str]:
+        return [line for line in self.log if needle in line]
+
+
+@pytest.fixture(scope="module")
+def card() -> Iterator[VirtualSoundCard]:
+    require_sound_card()
+    with virtual_sound_card() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def worker(card: VirtualSoundCard, mqtt_url: str,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    tmp = tmp_path_factory.mktemp("tts-card")
+    config = tmp / "tars.toml"
+    config.write_text(f'[tts]\nsink = "speaker"\ndata_dir = {json.dumps(str(tmp))}\n')
+    namespace = f"t{uuid.uuid4().hex[:10]}/"
+    env = {**os.environ, **card.env, "TARS_MQTT_URL": mqtt_url, "TARS_NAMESPACE": namespace,
+           "TARS_CONFIG": str(config), "TARS_SITE_ID": SITE}
+    proc = subprocess.Popen([sys.executable, "-m", "tars_tts"], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    w = Worker(proc, namespace, card)
+    assert proc.stderr is not None
+    threading.Thread(target=w.pump, args=(proc.stderr,), daemon=True).start()
+    if not w.ready.wait(120):
+        proc.kill()
+        pytest.fail("tts worker not ready:\n" + "".join(w.log))
+    yield w
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0, "".join(w.log)
+    assert not w.lines("Traceback"), "".join(w.log)
+
+
+class Client:
+    def __init__(self, url: str, namespace: str) -> None:
+        self.service = Service("client", MqttBus(url, f"client-{uuid.uuid4().hex[:6]}",
+                                                 namespace=namespace))
+        self.statuses: dict[str, list[tuple[float, TtsStatus]]] = defaultdict(list)
+        self.refs: list[tuple[float, AudioFrame, bytes]] = []
+        self.changed = asyncio.Event()
+        self.service.handle(T.TTS_STATUS, self._on_status)
+        self.service.handle(T.AUDIO_REF, self._on_ref)
+
+    async def _on_status(self, msg: Inbound[TtsStatus]) -> None:
+        self.statuses[msg.correlation_id].append((time.time(), msg.payload))
+        self.changed.set()
+
+    async def _on_ref(self, msg: Inbound[AudioFrame]) -> None:
+        self.refs.append((time.time(), msg.payload, msg.pcm or b""))
+
+    async def say(self, text: str) -> tuple[str, float]:
+        cid = uuid.uuid4().hex
+        sent = time.time()
+        await self.service.publish(T.TTS_SAY, TtsSay(text=text), correlation_id=cid, site_id=SITE)
+        return cid, sent
+
+    async def status(self, cid: str, event: str, timeout: float = 60) -> TtsStatus:
+        async with asyncio.timeout(timeout):
+            while True:
+                hits = [s for _, s in self.statuses[cid] if s.event == event]
+                if hits:
+                    return hits[0]
+                self.changed.clear()
+                await self.changed.wait()
+
+
+@pytest.fixture
+async def client(worker: Worker, mqtt_url: str) -> AsyncIterator[Client]:
+    c = Client(mqtt_url, worker.namespace)
+    await c.service.start()
+    yield c
+    await c.service.stop()
+
+
+def _heard(transcribe: Callable[[Any], str], rec: Recording) -> str:
+    return transcribe(int16_to_float(rec.samples))
+
+
+@pytest.fixture(scope="module")
+def transcribe_audio(whisper: Any) -> Callable[[Any], str]:
+    def run(audio: Any) -> str:
+        segments, _ = whisper.transcribe(audio, beam_size=1, language="en", vad_filter=False)
+        return " ".join(s.text.strip() for s in segments)
+
+    return run
+
+
+def _overlap(expected: str, heard: str) -> float:
+    import re
+
+    def words(t: str) -> list[str]:
+        return re.sub(r"[^a-z0-9 ]+", " ", t.lower()).split()
+
+    want, got = words(expected), set(words(heard))
+    return sum(w in got for w in want) / len(want)
+
+
+async def test_a_reply_is_heard_on_the_speaker(
+        client: Client, card: VirtualSoundCard, transcribe_audio: Callable[[Any], str]) -> None:
+    text = "The kitchen lights are off, and the front door is locked for the night."
+    cid, sent = await client.say(text)
+    started = await client.status(cid, "started")
+    ended = await client.status(cid, "ended")
+    await asyncio.sleep(0.3)
+    rec = card.speaker(sent - 0.2)
+    first = rec.first_sound_ts()
+    assert ended.reason == "done" and first is not None
+    assert started.first_audio_ts is not None and started.first_sample_ts is not None
+    print(f"say -> first audio synthesized {(started.first_audio_ts - sent) * 1000:.0f} ms, "
+          f"first sample to sink {(started.first_sample_ts - sent) * 1000:.0f} ms, "
+          f"first sound on the speaker {(first - sent) * 1000:.0f} ms")
+    assert first - sent < 2.0
+    heard = await asyncio.to_thread(_heard, transcribe_audio, rec)
+    assert _overlap(text, heard) >= 0.8, heard
+
+
+async def test_stop_silences_the_speaker_and_ended_is_published(
+        client: Client, card: VirtualSoundCard, worker: Worker) -> None:
+    cid, sent = await client.say(LONG)
+    await client.status(cid, "started")
+    await asyncio.sleep(1.5)
+    stop_at = time.time()
+    await client.service.publish(T.TTS_CONTROL, TtsControl(action="stop", target=cid))
+    ended = await client.status(cid, "ended", timeout=5)
+    await asyncio.sleep(0.8)
+    rec = card.speaker(sent)
+    last = rec.last_sound_ts()
+    assert ended.reason == "stopped" and last is not None
+    print(f"stop -> silence on the speaker: {(last - stop_at) * 1000:.0f} ms")
+    assert last - stop_at < 0.3
+    assert rec.loud()[-50:].sum() == 0  # and it stays silent
+    assert worker.proc.poll() is None
+
+
+async def test_earcon_on_wake_and_barge_in_stops_the_reply(
+        client: Client, card: VirtualSoundCard) -> None:
+    wake_at = time.time()
+    await client.service.publish(T.WAKE_EVENT, WakeEvent(model="hey_jarvis", score=0.9),
+                                 correlation_id=uuid.uuid4().hex, site_id=SITE)
+    await asyncio.sleep(0.6)
+    rec = card.speaker(wake_at)
+    first, last = rec.first_sound_ts(), rec.last_sound_ts()
+    assert first is not None and last is not None, "no earcon"
+    print(f"wake -> earcon on the speaker: {(first - wake_at) * 1000:.0f} ms")
+    assert first - wake_at < 0.15 and 0.05 < last - first < 0.4
+    cid, sent = await client.say(LONG)
+    await client.status(cid, "started")
+    await asyncio.sleep(1.0)
+    barge_at = time.time()
+    await client.service.publish(
+        T.WAKE_EVENT, WakeEvent(model="hey_jarvis", score=0.9, barge_in=True),
+        correlation_id=uuid.uuid4().hex, site_id=SITE)
+    ended = await client.status(cid, "ended", timeout=5)
+    await asyncio.sleep(0.6)
+    last = card.speaker(sent).last_sound_ts()
+    assert ended.reason == "stopped" and last is not None
+    assert last - barge_at < 0.3
+
+
+async def test_reference_frames_carry_the_dac_time(client: Client, card: VirtualSoundCard) -> None:
+    client.refs.clear()
+    cid, sent = await client.say("Here is a short answer.")
+    await client.status(cid, "ended")
+    await asyncio.sleep(0.3)
+    assert client.refs, "no reference frames"
+    first_ref = min(f.audio_time_s for _, f, _ in client.refs)
+    heard = card.speaker(sent).first_sound_ts()
+    assert heard is not None
+    print(f"reference first sample vs. heard on the speaker: {(first_ref - heard) * 1000:.0f} ms")
+    assert abs(first_ref - heard) < 0.1
+    pcm = np.frombuffer(b"".join(p for _, _, p in client.refs), dtype="<i2")
+    assert all(f.sample_rate == 16_000 for _, f, _ in client.refs)
+    assert 0.8 < pcm.size / 16_000 < 4.0
+
+
+async def test_speaker_unplugged_mid_reply_then_back(
+        client: Client, card: VirtualSoundCard, worker: Worker,
+        transcribe_audio: Callable[[Any], str]) -> None:
+    cid, _ = await client.say(LONG)
+    await client.status(cid, "started")
+    await asyncio.sleep(1.0)
+    await asyncio.to_thread(card.unload_sink, "speaker")
+    try:
+        ended = await client.status(cid, "ended", timeout=60)
+        assert ended.reason in ("done", "stopped", "error") or ended.reason.startswith("error")
+        cid2, _ = await client.say("Still answering while the speaker is away.")
+        assert (await client.status(cid2, "ended", timeout=30)).reason == "done"
+        assert len(worker.lines("speaker lost")) == 1
+    finally:
+        await asyncio.to_thread(card.load_sink, "speaker")
+    for _ in range(75):  # up to 15 s
+        if worker.lines("speaker is back"):
+            break
+        await asyncio.sleep(0.2)
+    assert worker.lines("speaker is back"), "".join(worker.log[-20:])
+    text = "The speaker is back and you can hear me again."
+    cid3, sent = await client.say(text)
+    await client.status(cid3, "ended")
+    await asyncio.sleep(0.3)
+    heard = await asyncio.to_thread(_heard, transcribe_audio, card.speaker(sent))
+    assert _overlap(text, heard) >= 0.8, heard
+    assert worker.proc.poll() is None
