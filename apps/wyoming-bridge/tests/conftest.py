@@ -28,6 +28,6 @@ def bridge(mqtt_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                                            logs / "wake.log"))
         stack.enter_context(worker_process(
             "tars_wyoming", "wyoming", mqtt_url, namespace, logs / "wyoming.log",
-            host="127.0.0.1", asr_settle_s="4",
+            host="127.0.0.1",
             **{f"{name}_port": str(port) for name, port in ports.items()}))
         yield Bridge("127.0.0.1", ports, namespace, mqtt_url, logs)

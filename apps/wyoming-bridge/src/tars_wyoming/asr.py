@@ -17,7 +17,7 @@ from typing import Any
 from wyoming.asr import Transcript, TranscriptChunk, TranscriptStart, TranscriptStop
 from wyoming.event import Event
 
-from tars.contracts.stt import SttFinal, SttPartial
+from tars.contracts.stt import SttFinal
 from tars.runtime import Inbound
 from tars_wyoming.audio import MicStream, audio_format
 from tars_wyoming.connection import Connection
@@ -26,35 +26,36 @@ from tars_wyoming.wire import BadEvent
 log = logging.getLogger(__name__)
 TAIL_S = 1.0
 """A final ending this close to the end of the stream is the stream's last."""
+COVER_S = 0.8
+"""A final ending this close to the last loud audio covers it."""
+MIN_LOUD_S = 0.2
 
 
-async def collect_finals(inbox: asyncio.Queue[Inbound[Any]], end_s: float, *, settle_s: float,
-                         timeout_s: float, tail_s: float = TAIL_S) -> list[SttFinal]:
-    """Finals of one stream, after its last frame: done when one ends within ``tail_s`` of the
-    stream's end (nothing can follow it), or when none came for ``settle_s`` — unless a partial
-    showed speech that has no final yet (then up to ``timeout_s``)."""
+async def collect_finals(inbox: asyncio.Queue[Inbound[Any]], stream: MicStream, *,
+                         settle_s: float, timeout_s: float) -> list[SttFinal]:
+    """Finals of one stream, after its last frame: audio loud enough to hold speech is waited
+    for until a final covers its end (the stt worker answers in order), up to ``timeout_s``;
+    quiet audio only ``settle_s``."""
     finals: list[SttFinal] = []
-    pending_speech = False
+    speech = stream.loud_s >= MIN_LOUD_S
     deadline = time.monotonic() + timeout_s
     while True:
         left = deadline - time.monotonic()
-        wait = left if pending_speech else min(settle_s, left)
+        wait = left if speech else min(settle_s, left)
         if wait <= 0:
             return finals
         try:
             msg = await asyncio.wait_for(inbox.get(), wait)
         except TimeoutError:
             return finals
-        if isinstance(msg.payload, SttPartial):
-            last_end = finals[-1].speech_end_s if finals else -1.0
-            pending_speech = msg.payload.speech_start_s > last_end
-            continue
         if not isinstance(msg.payload, SttFinal):
             continue
-        finals.append(msg.payload)
-        pending_speech = False
-        if msg.payload.speech_end_s >= end_s - tail_s:
+        final = msg.payload
+        finals.append(final)
+        if final.speech_end_s >= stream.audio_s - TAIL_S:
             return finals
+        if final.speech_end_s >= stream.loud_end_s - COVER_S:
+            return finals  # the last loud audio is covered: the stt worker answers in order
 
 
 class AsrConnection(Connection):
@@ -102,7 +103,7 @@ class AsrConnection(Connection):
         settings = self.ctx.settings
         try:
             end_s = await stream.end()
-            finals = await collect_finals(inbox, end_s, settle_s=settings.asr_settle_s,
+            finals = await collect_finals(inbox, stream, settle_s=settings.asr_settle_s,
                                           timeout_s=settings.asr_timeout_s)
         finally:
             self.ctx.routes.close(stream.site)

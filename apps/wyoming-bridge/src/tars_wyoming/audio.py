@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from wyoming.audio import AudioChunk, AudioChunkConverter
 
 from tars.audio import SAMPLE_RATE
@@ -25,6 +26,12 @@ def audio_format(data: dict[str, Any]) -> tuple[int, int, int]:
     return rate, width, channels
 
 
+LOUD_RMS = 400.0
+"""A 30 ms block above this RMS (of 32767) may be speech: the stt worker decides, but the bridge
+knows how long to wait for its transcript."""
+BLOCK = SAMPLE_RATE * 30 // 1000
+
+
 class MicStream:
     """One stream on ``tars/audio/{site}/mic`` with a ``purpose``; the audio clock starts at 0."""
 
@@ -38,6 +45,10 @@ class MicStream:
         self.seq = 0
         self.samples = 0
         self.ended = False
+        self.loud_s = 0.0
+        """Seconds of blocks loud enough to be speech."""
+        self.loud_end_s = 0.0
+        """Where the last such block ends, on the stream's audio clock."""
         self._convert = AudioChunkConverter(rate=SAMPLE_RATE, width=2, channels=1)
 
     @property
@@ -59,7 +70,15 @@ class MicStream:
             raise BadEvent(f"audio stream longer than {self.max_s:.0f} s", "stream-too-long")
         await self._publish(AudioFrame(seq=self.seq, audio_time_s=round(self.audio_s, 6),
                                        purpose=self.purpose), chunk.audio)
+        self._measure(np.frombuffer(chunk.audio, dtype="<i2"))
         self.samples += len(chunk.audio) // 2
+
+    def _measure(self, samples: np.ndarray[Any, np.dtype[np.int16]]) -> None:
+        for off in range(0, samples.size, BLOCK):
+            block = samples[off:off + BLOCK].astype(np.float64)
+            if block.size and float(np.sqrt(np.mean(block * block))) > LOUD_RMS:
+                self.loud_s += block.size / SAMPLE_RATE
+                self.loud_end_s = (self.samples + off + block.size) / SAMPLE_RATE
 
     async def end(self) -> float:
         """The last frame (``final``): flushes the utterance in flight. Returns the stream length."""

@@ -25,7 +25,7 @@ class Settings(CoreSettings):
     max_clients: int = Field(default=16, ge=1, description="open connections per server")
     max_stream_s: float = Field(default=120.0, gt=0.0, description="longest audio stream accepted")
     asr_settle_s: float = Field(default=1.5, gt=0.0,
-                                description="after audio-stop, wait this long for more transcripts")
+                                description="after audio-stop, quiet audio waits this long for a transcript")
     asr_timeout_s: float = Field(default=30.0, gt=0.0)
     tts_timeout_s: float = Field(default=60.0, gt=0.0)
     wake_settle_s: float = Field(default=1.0, gt=0.0,
