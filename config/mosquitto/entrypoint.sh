@@ -1,18 +1,26 @@
 #!/bin/sh
-# Broker entrypoint for docker compose: build the password file from TARS_PASSWORD_<USER>
-# variables (see `tars secrets`), refuse to start without them, then run mosquitto.
+# Broker entrypoint for docker compose: build the password files from the TARS_PASSWORD_<USER>
+# variables that `tars secrets` writes to .env (TARS_SATELLITES lists the satellite sites), refuse
+# to start without them, then run mosquitto. Services and satellites use listener 1883 (client id
+# = username); the operator (cli) only listener 1884.
 set -eu
 passwd=/mosquitto/data/passwd
+admin=/mosquitto/data/passwd-admin
 : > "$passwd"
-chmod 0600 "$passwd"
-for user in stt wake router llm memory tts tools satellite cli; do
-  var="TARS_PASSWORD_$(echo "$user" | tr 'a-z' 'A-Z')"
+: > "$admin"
+chmod 0600 "$passwd" "$admin"
+add() {
+  var="TARS_PASSWORD_$(echo "$1" | tr 'a-z-' 'A-Z_')"
   eval "pw=\${$var:-}"
   if [ -z "$pw" ]; then
-    echo "missing $var: run 'tars secrets > .env' next to docker-compose.yml" >&2
+    echo "missing $var: run 'tars secrets' next to docker-compose.yml" >&2
     exit 2
   fi
-  mosquitto_passwd -b "$passwd" "$user" "$pw"
+  mosquitto_passwd -b "$2" "$1" "$pw"
+}
+for user in stt wake router llm memory tools tts gateway wyoming cli; do
+  if [ "$user" = cli ]; then add "$user" "$admin"; else add "$user" "$passwd"; fi
 done
-chown mosquitto:mosquitto "$passwd" 2>/dev/null || true
+for site in ${TARS_SATELLITES:-}; do add "satellite-$site" "$passwd"; done
+chown mosquitto:mosquitto "$passwd" "$admin" 2>/dev/null || true
 exec mosquitto -c /mosquitto/config/mosquitto.conf

@@ -10,6 +10,7 @@ from tars.cli.common import plugins
 from tars.cli.converse import converse
 from tars.cli.monitor import monitor
 from tars.cli.pub import pub
+from tars.cli.secrets import secrets
 from tars.cli.up import up
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app.command()(monitor)
 app.command()(pub)
 app.command()(up)
 app.command()(converse)
+app.command()(secrets)
 app.add_typer(bench_app, name="bench")
 
 
@@ -27,18 +29,6 @@ app.add_typer(bench_app, name="bench")
 def version() -> None:
     """Print the tars version."""
     typer.echo(__version__)
-
-
-@app.command()
-def secrets() -> None:
-    """Print a .env with a fresh random MQTT password per service (for docker compose)."""
-    import secrets as rnd
-
-    from tars.stack.auth import WRITES
-
-    typer.echo("# tars broker passwords for docker compose; keep this file private.")
-    for user in WRITES:
-        typer.echo(f"TARS_PASSWORD_{user.upper()}={rnd.token_urlsafe(18)}")
 
 
 def _load_plugins() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -17,9 +19,11 @@ from tars.contracts import topics as T
 from tars.contracts.envelope import DecodeError
 from tars.runtime.broker import LocalBroker, free_port, port_open
 from tars.runtime.bus import Message
-from tars.runtime.errors import BusError
-from tars.stack.auth import Credentials, stack_url_file
+from tars.runtime.errors import BusError, ConfigError
+from tars.stack.access import satellite_user
+from tars.stack.auth import ADMIN, Credentials, stack_url_file
 from tars.stack.supervisor import Supervisor
+from tars.stack.tls import Pki
 from tars.stack.workers import WorkerSpec, installed_workers, select
 
 
@@ -30,6 +34,15 @@ def up(
         "--with", help="Also run these optional workers (wyoming: the Home Assistant bridge)")] = None,
     url: Annotated[str | None, typer.Option(help="Use this broker instead of starting one")] = None,
     runtime_dir: Annotated[Path, typer.Option(help="Where the local broker keeps its files")] = RUNTIME_DIR,
+    tls: Annotated[bool, typer.Option(help="TLS on the broker (generated CA and per-service certs)")] = False,
+    require_cert: Annotated[bool, typer.Option(
+        help="With --tls: every client must present a certificate signed by the stack's CA")] = False,
+    host: Annotated[str, typer.Option(
+        help="Where the service listener binds (0.0.0.0 for satellites on the LAN); "
+             "the operator listener is always loopback")] = "127.0.0.1",
+    satellite: Annotated[list[str] | None, typer.Option(
+        help="Create a credential for this satellite site (repeatable); its URL is written to "
+             "<runtime-dir>/satellite-<site>.url")] = None,
 ) -> None:
     """Start the broker and the workers, supervised; Ctrl-C stops everything."""
     console = Console(highlight=False, soft_wrap=True)
@@ -43,7 +56,8 @@ def up(
         target = configured_url(url)
         console.print(f"using the configured broker {target.split('@')[-1]}")
     else:
-        broker, urls = _start_local_broker(runtime_dir, console)
+        options = BrokerOptions(tls, require_cert, host, tuple(satellite or ()))
+        broker, urls = _start_local_broker(runtime_dir, console, options)
         target = urls["cli"]
     try:
         asyncio.run(_run(target, workers, console, urls))
@@ -56,23 +70,61 @@ def up(
             console.print("stopped mosquitto")
 
 
-def _start_local_broker(runtime_dir: Path, console: Console) -> tuple[LocalBroker, dict[str, str]]:
-    """Mosquitto on loopback with generated passwords and per-service ACLs (nothing anonymous)."""
+@dataclass(frozen=True)
+class BrokerOptions:
+    tls: bool = False
+    require_cert: bool = False
+    host: str = "127.0.0.1"
+    satellites: tuple[str, ...] = ()
+
+
+def _start_local_broker(runtime_dir: Path, console: Console,
+                        opts: BrokerOptions = BrokerOptions()) -> tuple[LocalBroker, dict[str, str]]:
+    """Mosquitto with generated passwords and the registry's ACL (nothing anonymous): services and
+    satellites on ``opts.host`` with client ids bound to their credential, the operator on a
+    loopback-only listener."""
     workdir = runtime_dir.resolve() / "mosquitto"
-    creds = Credentials(workdir).load_or_create()
     try:
-        passwd, acl = creds.write_broker_files()
-        port = 1883 if not port_open("127.0.0.1", 1883) else free_port()
-        broker = LocalBroker(port=port, workdir=workdir, password_file=passwd, acl_file=acl).start()
-    except BusError as exc:
+        creds = Credentials(workdir).load_or_create(opts.satellites)
+        passwd, admin, acl = creds.write_broker_files()
+        pki = Pki(workdir / "tls").ensure(list(creds.passwords), _cert_names(opts.host)) if opts.tls else None
+        default = 8883 if opts.tls else 1883
+        port = default if not port_open("127.0.0.1", default) else free_port()
+        broker = LocalBroker(port=port, host=opts.host, workdir=workdir, password_file=passwd,
+                             admin_password_file=admin, acl_file=acl, bind_client_ids=True,
+                             tls=pki.broker_tls(opts.require_cert) if pki else None).start()
+    except (BusError, ConfigError, ValueError) as exc:
         raise fail(str(exc), 3) from None
-    urls = {user: creds.url(user, broker.host, broker.port) for user in creds.passwords}
-    url_file = stack_url_file(runtime_dir)
-    url_file.write_text(urls["cli"] + "\n")
-    os.chmod(url_file, 0o600)
-    console.print(f"started mosquitto on {broker.url} (loopback only, password auth + ACL per service; "
+    scheme = "mqtts" if pki else "mqtt"
+    urls = {user: creds.url(user, "127.0.0.1", broker.port, scheme=scheme,
+                            query=pki.client_query(user) if pki else "")
+            for user in creds.passwords if user != ADMIN}
+    urls[ADMIN] = creds.url(ADMIN, "127.0.0.1", broker.admin_port)
+    _private(stack_url_file(runtime_dir), urls[ADMIN])
+    for site in creds.satellites:
+        user = satellite_user(site)
+        _private(runtime_dir / f"{user}.url", urls[user].replace("127.0.0.1", _lan_name(opts.host), 1))
+    console.print(f"started mosquitto on {broker.url} ({'TLS, ' if pki else ''}password auth, the "
+                  f"registry's ACL per credential; operator listener on {broker.admin_url}; "
                   f"files in {runtime_dir}/mosquitto)")
     return broker, urls
+
+
+def _private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text + "\n")
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+
+
+def _lan_name(host: str) -> str:
+    return socket.gethostname() if host in ("0.0.0.0", "::") else host
+
+
+def _cert_names(host: str) -> list[str]:
+    name = socket.gethostname()
+    return [n for n in (name, f"{name}.local", host) if n not in ("0.0.0.0", "::")]
 
 
 async def _run(url: str, workers: list[WorkerSpec], console: Console, urls: dict[str, str]) -> None:

@@ -11,6 +11,10 @@ def _fields(model: type) -> str:
     return ", ".join(f"`{n}`" for n in names)
 
 
+def _roles(roles: tuple[str, ...]) -> str:
+    return ", ".join(roles) or "cli"
+
+
 def render_topics_md() -> str:
     lines = [
         "# Topics",
@@ -20,15 +24,22 @@ def render_topics_md() -> str:
         "`{site}`, `{service}` and `{provider}` are single topic levels. Audio topics carry binary",
         "frames: `TPCM`, a 4-byte big-endian header length, the JSON envelope, then raw s16le PCM.",
         "",
-        "| topic | type | payload | fields | QoS | retained | expiry | ordered | what |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "Who may publish and subscribe each topic is declared here and nowhere else: the broker's",
+        "ACL is generated from these columns (`cli`, the operator, may do everything). A publisher",
+        "writes only its own `{service}`; a satellite only its own `{site}`. Command topics are never",
+        "retained, and a retained copy is ignored.",
+        "",
+        "| topic | type | payload | fields | QoS | retained | expiry | ordered | what | publishers "
+        "| subscribers |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for spec in ALL:
         lines.append(
             f"| `{spec.pattern}` | `{spec.type}` | {spec.model.__name__} | {_fields(spec.model)} | "
             f"{spec.qos} | {'yes' if spec.retain else ''} | "
             f"{f'{spec.expiry_s:g} s' if spec.expiry_s else ''} | {'yes' if spec.ordered else ''} | "
-            f"{spec.description} |"
+            f"{spec.description}{' (command)' if spec.command else ''} | {_roles(spec.pub)} | "
+            f"{_roles(spec.sub)} |"
         )
     return "\n".join(lines) + "\n"
 

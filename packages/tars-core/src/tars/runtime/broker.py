@@ -36,9 +36,31 @@ def mosquitto_path() -> str:
     return exe
 
 
+@dataclass(frozen=True)
+class BrokerTls:
+    """TLS on the main listener: the CA, the broker's certificate and key; with
+    ``require_certificate`` every client must also present a certificate signed by the CA."""
+
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+    require_certificate: bool = False
+
+    def lines(self) -> list[str]:
+        return [f"cafile {self.cafile}", f"certfile {self.certfile}", f"keyfile {self.keyfile}",
+                "tls_version tlsv1.2",
+                f"require_certificate {'true' if self.require_certificate else 'false'}"]
+
+
 @dataclass
 class LocalBroker:
-    """Runs ``mosquitto`` bound to loopback. ``password_file``/``acl_file`` turn on auth."""
+    """Runs ``mosquitto`` bound to loopback. ``password_file``/``acl_file`` turn on auth.
+
+    With ``admin_password_file`` a second listener on loopback (``admin_port``) takes only those
+    credentials (the operator); on the main listener ``bind_client_ids`` makes every client id
+    its username, so no credential can take over another's session. ``tls`` puts TLS on the main
+    listener (plaintext is refused there).
+    """
 
     port: int = 0
     host: str = "127.0.0.1"
@@ -46,18 +68,26 @@ class LocalBroker:
     password_file: Path | None = None
     acl_file: Path | None = None
     persistence: bool = False
+    admin_port: int = 0
+    admin_password_file: Path | None = None
+    bind_client_ids: bool = False
+    tls: BrokerTls | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
 
     @property
     def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.admin_port}"
 
     def config_text(self) -> str:
         assert self.workdir is not None
-        lines = [
-            f"listener {self.port} {self.host}",
-            f"allow_anonymous {'false' if self.password_file else 'true'}",
+        admin = self.admin_password_file is not None
+        lines = ["per_listener_settings true"] if admin else []
+        lines += [
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.workdir}/",
             "log_dest stderr",
@@ -66,11 +96,22 @@ class LocalBroker:
             "max_queued_messages 10000",
             "set_tcp_nodelay true",
             f"user {getpass.getuser()}",
+            f"listener {self.port} {self.host}",
+            f"allow_anonymous {'false' if self.password_file else 'true'}",
         ]
         if self.password_file:
             lines.append(f"password_file {self.password_file}")
         if self.acl_file:
             lines.append(f"acl_file {self.acl_file}")
+        if self.bind_client_ids:
+            lines.append("use_username_as_clientid true")
+        if self.tls is not None:
+            lines += self.tls.lines()
+        if admin:
+            lines += [f"listener {self.admin_port} 127.0.0.1", "allow_anonymous false",
+                      f"password_file {self.admin_password_file}"]
+            if self.acl_file:
+                lines.append(f"acl_file {self.acl_file}")
         return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = 10.0) -> LocalBroker:
@@ -81,6 +122,8 @@ class LocalBroker:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not self.port:
             self.port = free_port(self.host)
+        if self.admin_password_file is not None and not self.admin_port:
+            self.admin_port = free_port()
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(self.config_text())
         log = (self.workdir / "mosquitto.log").open("ab")
@@ -91,7 +134,8 @@ class LocalBroker:
             if self.proc.poll() is not None:
                 tail = (self.workdir / "mosquitto.log").read_text(errors="replace")[-400:]
                 raise BusError(f"mosquitto exited with {self.proc.returncode}: {tail.strip()}")
-            if port_open(self.host, self.port):
+            if port_open(self.host, self.port) and (
+                    not self.admin_port or port_open("127.0.0.1", self.admin_port)):
                 return self
             time.sleep(0.05)
         self.stop()

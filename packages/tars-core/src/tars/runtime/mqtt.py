@@ -8,7 +8,7 @@ import logging
 import random
 import socket
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -39,10 +39,17 @@ class BrokerAddress:
     username: str | None = None
     password: str | None = None
     tls: bool = False
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
 
     @classmethod
     def parse(cls, url: str) -> BrokerAddress:
-        """``mqtt://user:pass@host:port`` (``mqtts://`` for TLS)."""
+        """``mqtt://user:pass@host:port``; ``mqtts://...?ca=PATH[&cert=PATH&key=PATH]`` for TLS
+        (the CA to trust, and a client certificate when the broker requires one)."""
+        if not url:
+            raise ConfigError("no broker: start the stack with `tars up`, or set TARS_MQTT_URL "
+                              "(or pass --url)")
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ConfigError(f"mqtt_url: expected mqtt://[user:pass@]host[:port], got {url!r}")
@@ -50,11 +57,17 @@ class BrokerAddress:
             port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         except ValueError as exc:
             raise ConfigError(f"mqtt_url: bad port in {url!r}") from exc
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        unknown = set(query) - {"ca", "cert", "key"}
+        if unknown or (query and parts.scheme != "mqtts") or ("cert" in query) != ("key" in query):
+            raise ConfigError(f"mqtt_url: the query takes ca, cert and key (cert with key) and only "
+                              f"with mqtts://, got {parts.query!r}")
         return cls(
             host=parts.hostname, port=port,
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
-            tls=parts.scheme == "mqtts",
+            tls=parts.scheme == "mqtts", ca=query.get("ca"), cert=query.get("cert"),
+            key=query.get("key"),
         )
 
     def url(self, *, secret: bool = False) -> str:
@@ -198,9 +211,15 @@ class MqttBus:
             username=self.address.username, password=self.address.password,
             protocol=aiomqtt.ProtocolVersion.V5, will=will, keepalive=self.keepalive,
             clean_start=first, properties=props, timeout=self.connect_timeout,
-            tls_params=aiomqtt.TLSParameters() if self.address.tls else None,
+            tls_params=self._tls(),
             socket_options=_NODELAY, logger=_client_log, max_queued_outgoing_messages=10_000,
         )
+
+    def _tls(self) -> aiomqtt.TLSParameters | None:
+        a = self.address
+        if not a.tls:
+            return None
+        return aiomqtt.TLSParameters(ca_certs=a.ca, certfile=a.cert, keyfile=a.key)
 
     async def _run(self) -> None:
         backoff = self.reconnect_min
