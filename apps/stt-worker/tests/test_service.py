@@ -14,7 +14,7 @@ from tars.contracts import decode
 from tars.contracts import topics as T
 from tars.contracts.audio import AudioFrame
 from tars.contracts.errors import ErrorEvent
-from tars.contracts.stt import SttControl, SttState
+from tars.contracts.stt import SttControl, SttPartial, SttState
 from tars.contracts.tts import TtsStatus
 from tars.runtime import InMemoryBroker, InMemoryBus, Service, load_settings
 from tars.testing.bus_contract import Collector
@@ -180,3 +180,36 @@ def test_settings_reject_a_bad_source() -> None:
     with pytest.raises(ConfigError, match="audio_source"):
         load_settings(Settings, audio_source="speaker")
 
+
+
+async def test_speculative_transcript_is_published_and_confirmed_by_the_final(
+    utterance: Speech,
+) -> None:
+    broker = InMemoryBroker()
+    worker_svc = Service("stt", InMemoryBus(broker), heartbeat_s=3600)
+    script = ScriptedTranscriber(["Turn on the lights in the kitchen please."])
+    settings = load_settings(Settings, audio_source="mqtt", partial_interval_s=0.0,
+                             endpoint="transcript")
+    worker = await setup(settings, worker_svc, transcriber=script)
+    client = Service("client", InMemoryBus(broker), heartbeat_s=3600)
+    finals, partials = FinalCollector(), Collector()
+    client.handle(T.STT_FINAL, finals)
+    await worker_svc.start()
+    await client.start()
+    await client.bus.subscribe(T.STT_PARTIAL.filter, partials)
+    try:
+        await stream_audio(client, "den", utterance, speed=1.0, trailing_s=1.5)
+        heard = await finals.wait(1, timeout_s=10)
+        spec = [decode(m.payload) for m in partials.messages]
+        assert spec and all(e.payload(SttPartial).speculative for e in spec)
+        assert spec[-1].correlation_id == heard[0].correlation_id
+        assert heard[0].final.text == "Turn on the lights in the kitchen please."
+        # the final reused a speculative transcript: no Whisper call of its own
+        assert len(script.calls) == worker.transcripts.speculated >= len(spec)
+        # a complete sentence ended after complete_silence_s, not max_end_silence_s
+        silence_s = heard[0].final.audio_s - (heard[0].final.speech_end_s
+                                              - heard[0].final.speech_start_s)
+        assert silence_s < settings.max_end_silence_s
+    finally:
+        await client.stop()
+        await worker_svc.stop()

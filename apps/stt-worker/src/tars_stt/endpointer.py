@@ -30,6 +30,10 @@ class EndpointerSettings(BaseModel):
     partial_interval_s: float = Field(
         default=1.5, ge=0.0, description="partial-ready cadence during speech; 0 turns it off"
     )
+    pause_s: float = Field(
+        default=0.12, ge=0.0, description="silence in speech that may be its end: PauseStarted "
+        "(transcribe while deciding); 0 turns it off",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +68,23 @@ class UtteranceEnded:
         return self.end_s - self.start_s
 
 
-EndpointEvent = SpeechStarted | PartialReady | UtteranceEnded
+@dataclass(frozen=True, slots=True)
+class PauseStarted:
+    """Speech paused for ``pause_s``: ``samples`` are the utterance if it ended at ``end_s``."""
+
+    start_s: float
+    end_s: float
+    samples: Int16Array = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechResumed:
+    """Speech came back after a PauseStarted: that pause was not the end."""
+
+    at_s: float
+
+
+EndpointEvent = SpeechStarted | PartialReady | PauseStarted | SpeechResumed | UtteranceEnded
 
 
 class Endpointer:
@@ -89,6 +109,7 @@ class Endpointer:
         self._pre_frames = round(s.pre_roll_s / self._frame_s)
         self._max_frames = int(s.max_utterance_s / self._frame_s + 1e-9)
         self._partial_frames = round(s.partial_interval_s / self._frame_s)
+        self._pause_frames = round(s.pause_s / self._frame_s) if s.pause_s > 0 else 0
         self._origin = origin_s
         self._pending = np.zeros(0, dtype=np.int16)
         self._frames_seen = 0
@@ -104,10 +125,24 @@ class Endpointer:
         self._start_frame = 0
         self._last_voiced_frame = 0
         self._next_partial = 0
+        self._paused = False
 
     @property
     def in_speech(self) -> bool:
         return self._in_speech
+
+    @property
+    def silence_s(self) -> float:
+        """Silence since the last voiced frame of the utterance in flight (0 when none)."""
+        if not self._in_speech:
+            return 0.0
+        return (self._frames_seen - 1 - self._last_voiced_frame) * self._frame_s
+
+    def end_now(self) -> UtteranceEnded | None:
+        """Decide the endpoint now (e.g. the transcript so far is a complete sentence)."""
+        if not self._in_speech:
+            return None
+        return self._finish(self._last_voiced_frame + 1, truncated=False)
 
     @property
     def clock_s(self) -> float:
@@ -158,16 +193,28 @@ class Endpointer:
             self._history.append((frame, voiced))
             return self._maybe_start(idx)
         self._utt.append(frame)
+        events: list[EndpointEvent] = []
         if voiced:
             self._last_voiced_frame = idx
+            if self._paused:
+                self._paused = False
+                events.append(SpeechResumed(self._t(idx)))
+        elif self._pause_frames and not self._paused and \
+                idx - self._last_voiced_frame == self._pause_frames:
+            self._paused = True
+            end = self._last_voiced_frame + 1
+            keep = len(self._utt) - (idx + 1 - end)
+            return [PauseStarted(self._t(self._start_frame), self._t(end),
+                                 np.concatenate(self._utt[:keep]))]
         if idx - self._last_voiced_frame >= self._end_frames:
             return [self._finish(self._last_voiced_frame + 1, truncated=False)]
         if idx + 1 - self._audio_start_frame >= self._max_frames:
             return [self._finish(idx + 1, truncated=True)]
         if self._partial_frames and idx + 1 >= self._next_partial:
             self._next_partial += self._partial_frames
-            return [PartialReady(self._t(self._start_frame), self._t(idx + 1), self._samples())]
-        return []
+            events.append(PartialReady(self._t(self._start_frame), self._t(idx + 1),
+                                       self._samples()))
+        return events
 
     def _maybe_start(self, idx: int) -> list[EndpointEvent]:
         recent = list(self._history)[-self._start_frames :]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -9,9 +10,11 @@ from tars.audio import SAMPLE_RATE
 from tars.contracts import topics as T
 from tars.contracts.stt import SttFinal, SttPartial
 from tars.runtime import ModelExecutor, Service
-from tars_stt.endpointer import PartialReady, UtteranceEnded
+from tars_stt.completeness import is_complete
+from tars_stt.endpointer import PartialReady, PauseStarted, UtteranceEnded
 from tars_stt.engine import DroppedTranscript, SttEngine
-from tars_stt.streams import InFlight, Stream
+from tars_stt.streams import InFlight, Speculation, Stream
+from tars_stt.transcriber import Transcription
 
 log = logging.getLogger("tars_stt.service")
 
@@ -26,6 +29,7 @@ class Transcripts:
         self.pending = 0
         self.published = 0
         self.dropped = 0
+        self.speculated = 0
 
     async def partial(self, stream: Stream, ev: PartialReady, cid: str) -> None:
         try:
@@ -39,11 +43,37 @@ class Transcripts:
         finally:
             stream.partial_busy = False
 
-    async def final(self, stream: Stream, ev: UtteranceEnded, cid: str, job: InFlight, *,
-                    speech_start_ts: float, speech_end_ts: float, endpoint_ts: float) -> None:
-        self.pending += 1
+    async def speculate(self, stream: Stream, spec: Speculation, ev: PauseStarted,
+                        cid: str) -> bool:
+        """Transcribe the utterance up to a pause; publish it as a speculative partial while it
+        is still current. Returns whether it reads as a complete utterance."""
+        self.speculated += 1
         try:
             result = await self.executor.run(self.engine.transcriber.transcribe, ev.samples)
+        except BaseException as exc:
+            spec.result.set_exception(exc)
+            spec.result.exception()  # retrieved: the final may never ask for it
+            raise
+        spec.result.set_result(result)
+        if stream.spec is not spec or not result.text.strip():
+            return False
+        await self.service.publish(
+            T.STT_PARTIAL, SttPartial(text=result.text, speech_start_s=ev.start_s,
+                                      audio_s=ev.samples.size / SAMPLE_RATE, speculative=True,
+                                      purpose=stream.purpose),
+            correlation_id=cid, site_id=stream.site)
+        return is_complete(result.text)
+
+    async def final(self, stream: Stream, ev: UtteranceEnded, cid: str, job: InFlight, *,
+                    speech_start_ts: float, speech_end_ts: float, endpoint_ts: float,
+                    ready: asyncio.Future[Transcription] | None = None) -> None:
+        """Publish the final; ``ready`` is the speculative transcript of the same audio."""
+        self.pending += 1
+        try:
+            if ready is not None:
+                result = await asyncio.shield(ready)
+            else:
+                result = await self.executor.run(self.engine.transcriber.transcribe, ev.samples)
         finally:
             self.pending -= 1
             if job in stream.inflight:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -20,14 +21,30 @@ from tars.contracts.tts import TtsStatus
 from tars.contracts.wake import WakeEvent
 from tars.runtime import BusError, Inbound, ModelExecutor, Service
 from tars_stt.duplex import DuplexPolicy
-from tars_stt.endpointer import Endpointer, EndpointEvent, PartialReady, SpeechStarted, UtteranceEnded
+from tars_stt.endpointer import (
+    Endpointer,
+    EndpointEvent,
+    PartialReady,
+    PauseStarted,
+    SpeechResumed,
+    SpeechStarted,
+    UtteranceEnded,
+)
 from tars_stt.engine import SttEngine
 from tars_stt.errors import NoAudioDeviceError
 from tars_stt.filters import EchoFilter, FilterChain
 from tars_stt.finals import Transcripts
 from tars_stt.settings import Settings
 from tars_stt.sources import MicrophoneSource, WavFileSource, decode_pcm
-from tars_stt.streams import AudioRing, InFlight, PendingWake, Stream, StreamTable, stream_key
+from tars_stt.streams import (
+    AudioRing,
+    InFlight,
+    PendingWake,
+    Speculation,
+    Stream,
+    StreamTable,
+    stream_key,
+)
 from tars_stt.transcriber import Transcriber, WhisperTranscriber
 from tars_stt.vad import WebRtcVad
 from tars_stt.wakecut import command_start
@@ -152,6 +169,7 @@ class SttWorker:
             if samples.size:
                 events += ep.feed(samples)
         self._dispatch(stream, events, arrived)
+        self.maybe_end(stream)
 
     def end_stream(self, key: str) -> None:
         """The sender said its stream ended: close an utterance in flight now."""
@@ -173,17 +191,48 @@ class SttWorker:
                     cid = stream.correlation_id = stream.correlation_id or self._utterance_id(stream)
                     self.service.spawn(self.transcripts.partial(stream, ev, cid),
                                        name=f"stt-partial-{stream.site}")
+            elif isinstance(ev, PauseStarted):
+                if stream.correlation_id is not None:
+                    self._speculate(stream, ev, stream.correlation_id)
+            elif isinstance(ev, SpeechResumed):
+                stream.spec = None  # that pause was not the end: its transcript is dropped
             elif isinstance(ev, UtteranceEnded):
                 cid = stream.correlation_id or self._utterance_id(stream)
                 stream.correlation_id = None
+                spec, stream.spec = stream.spec, None
+                ready = spec.result if spec is not None and abs(spec.end_s - ev.end_s) < 1e-6 \
+                    else None
                 end_ts = stream.arrived_at(ev.end_s, arrived)
                 job = InFlight(ev.start_s, ev.end_s)
                 stream.inflight.append(job)
                 self.service.spawn(
                     self.transcripts.final(stream, ev, cid, job, speech_end_ts=end_ts,
                                            speech_start_ts=stream.speech_start_ts or end_ts,
-                                           endpoint_ts=time.time()),
+                                           endpoint_ts=time.time(), ready=ready),
                     name=f"stt-final-{stream.site}")
+
+    def _speculate(self, stream: Stream, ev: PauseStarted, cid: str) -> None:
+        """Transcribe while deciding: Whisper starts at the pause, the endpoint confirms it."""
+        spec = Speculation(ev.end_s, asyncio.get_running_loop().create_future())
+        stream.spec = spec
+
+        async def run() -> None:
+            complete = await self.transcripts.speculate(stream, spec, ev, cid)
+            if complete and self.settings.endpoint == "transcript" and stream.spec is spec:
+                spec.complete = True
+                self.maybe_end(stream)
+
+        self.service.spawn(run(), name=f"stt-speculate-{stream.site}")
+
+    def maybe_end(self, stream: Stream) -> None:
+        """End the utterance now if its speculative transcript is complete and silence held."""
+        spec, ep = stream.spec, stream.endpointer
+        if spec is None or not spec.complete or not ep.in_speech:
+            return
+        if ep.silence_s + 1e-6 >= self.settings.complete_silence_s:
+            ended = ep.end_now()
+            if ended is not None:
+                self._dispatch(stream, [ended], time.time())
 
     def _utterance_id(self, stream: Stream) -> str:
         """The client's id for a transcription; the wake's id in a wake window; else a new one."""

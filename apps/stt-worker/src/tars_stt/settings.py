@@ -43,6 +43,17 @@ class Settings(CoreSettings):
     max_clock_gap_s: float = Field(
         default=0.5, gt=0.0, description="a jump in a site's audio_time_s restarts its endpointer"
     )
+    pause_s: float = Field(
+        default=0.12, ge=0.0, description="silence after which Whisper starts on the utterance "
+        "so far (transcribe while deciding); 0 turns speculation off",
+    )
+    endpoint: Literal["silence", "transcript"] = Field(
+        default="transcript", description='"silence": the utterance ends after end_silence_s; '
+        '"transcript": a complete speculative transcript ends it after complete_silence_s, '
+        "otherwise it ends after max_end_silence_s",
+    )
+    complete_silence_s: float = Field(default=0.25, gt=0.0)
+    max_end_silence_s: float = Field(default=1.2, gt=0.0)
     duplex_idle_s: float = Field(
         default=8.0, gt=0.0,
         description="a speaking site with no tts status for this long is listened to again",
@@ -84,8 +95,11 @@ class Settings(CoreSettings):
     def endpointing(self) -> EndpointerSettings:
         return EndpointerSettings(
             vad_aggressiveness=self.vad_aggressiveness, pre_roll_s=self.pre_roll_s,
-            min_speech_s=self.min_speech_s, end_silence_s=self.end_silence_s,
+            min_speech_s=self.min_speech_s,
             max_utterance_s=self.max_utterance_s, partial_interval_s=self.partial_interval_s,
+            pause_s=self.pause_s,
+            end_silence_s=(self.max_end_silence_s if self.endpoint == "transcript" and self.pause_s
+                           else self.end_silence_s),
         )
 
     def duplex(self) -> DuplexSettings:

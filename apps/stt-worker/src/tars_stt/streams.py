@@ -3,6 +3,7 @@ a ring of recent audio on the audio clock, and the wake window that names its ne
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ import numpy.typing as npt
 from tars.audio import SAMPLE_RATE
 from tars.contracts.audio import AudioPurpose
 from tars_stt.endpointer import Endpointer
+from tars_stt.transcriber import Transcription
 
 Int16Array = npt.NDArray[np.int16]
 
@@ -76,6 +78,16 @@ class PendingWake:
 
 
 @dataclass
+class Speculation:
+    """Whisper started at a pause: the transcript if the utterance ends at ``end_s``."""
+
+    end_s: float
+    result: asyncio.Future[Transcription]
+    complete: bool = False
+    """The transcript reads as a finished utterance: end it after a short silence."""
+
+
+@dataclass
 class InFlight:
     """A final being transcribed; a wake event may supersede it (it held the wake word)."""
 
@@ -101,6 +113,7 @@ class Stream:
     cut_until_s: float = float("-inf")
     """Audio before this audio-clock time is not fed (it was the wake word)."""
     partial_busy: bool = False
+    spec: Speculation | None = None
     arrivals: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=512))
     inflight: list[InFlight] = field(default_factory=list)
     last_seen: float = field(default_factory=time.monotonic)
