@@ -12,6 +12,7 @@ from tars.contracts.llm import ChatMessage, LlmStreamChunk
 from tars.contracts.turn import TextTurn, TurnResult
 from tars.runtime import Inbound, Service
 from tars_gateway.errors import Unavailable
+from tars_gateway.routes import Routes
 
 DeltaSink = Callable[[str], Awaitable[None]]
 
@@ -34,14 +35,14 @@ class RouterClient:
     """One typed turn per request, each on a site of its own from a pool (the router runs one
     turn per site at a time), without speech."""
 
-    def __init__(self, service: Service, site_prefix: str, slots: int) -> None:
+    def __init__(self, service: Service, routes: Routes, site_prefix: str, slots: int) -> None:
         self.service = service
         self.sites: asyncio.Queue[str] = asyncio.Queue()
         for n in range(slots):
             self.sites.put_nowait(f"{site_prefix}-c{n}")
         self.turns: dict[str, _Turn] = {}
-        service.handle(T.TURN_RESULT, self.on_result)
-        service.handle(T.LLM_STREAM, self.on_chunk)
+        routes.handle(T.TURN_RESULT, self.on_result)
+        routes.handle(T.LLM_STREAM, self.on_chunk)
 
     async def on_result(self, msg: Inbound[TurnResult]) -> None:
         turn = self.turns.get(msg.correlation_id)

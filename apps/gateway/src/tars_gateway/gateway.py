@@ -11,6 +11,7 @@ from tars_gateway import __version__
 from tars_gateway.chat import RouterClient
 from tars_gateway.health import HealthTable
 from tars_gateway.live import LiveBus, TurnTracker
+from tars_gateway.routes import Routes
 from tars_gateway.settings import Settings
 from tars_gateway.speech import TtsClient
 from tars_gateway.talk import TalkHub
@@ -37,14 +38,16 @@ def build_gateway(settings: Settings, service: Service, *, clock: Clock | None =
     token = settings.api_token or load_or_create_token(Path(settings.token_file))
     prefix = f"gw{service.instance.rsplit('-', 1)[-1]}"
     live = LiveBus(service)
+    routes = Routes()
     gw = Gateway(
         settings=settings, service=service, token=token,
-        stt=SttClient(service, prefix, settings.slots, settle_s=settings.settle_s),
-        tts=TtsClient(service, f"{prefix}-speech"),
-        router=RouterClient(service, prefix, settings.slots),
-        health=HealthTable(service), live=live, turns=TurnTracker(service, live),
-        talk=TalkHub(service, settings.browser_site), clock=clock or SystemClock(),
+        stt=SttClient(service, routes, prefix, settings.slots, settle_s=settings.settle_s),
+        tts=TtsClient(service, routes, f"{prefix}-speech"),
+        router=RouterClient(service, routes, prefix, settings.slots),
+        health=HealthTable(service, routes), live=live, turns=TurnTracker(service, routes, live),
+        talk=TalkHub(service, routes, settings.browser_site), clock=clock or SystemClock(),
     )
+    routes.install(service)
     service.models = {"chat": "tars", "transcription": "tars-stt", "speech": "tars-tts"}
     service.capabilities = ["http", "openai", "console", "push-to-talk", f"version:{__version__}"]
     return gw

@@ -8,6 +8,7 @@ from typing import Any
 from tars.contracts import topics as T
 from tars.contracts.health import Heartbeat, Info, Status
 from tars.runtime import Inbound, Service
+from tars_gateway.routes import Routes
 
 
 @dataclass
@@ -39,11 +40,11 @@ class WorkerHealth:
 class HealthTable:
     """Keeps ``tars/system/{status,info,heartbeat}/+`` per service."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, routes: Routes) -> None:
         self.workers: dict[str, WorkerHealth] = {}
-        service.handle(T.SYSTEM_STATUS, self.on_status)
-        service.handle(T.SYSTEM_INFO, self.on_info)
-        service.handle(T.SYSTEM_HEARTBEAT, self.on_heartbeat)
+        routes.handle(T.SYSTEM_STATUS, self.on_status)
+        routes.handle(T.SYSTEM_INFO, self.on_info)
+        routes.handle(T.SYSTEM_HEARTBEAT, self.on_heartbeat)
 
     def _of(self, topic: str) -> WorkerHealth:
         name = topic.rsplit("/", 1)[-1]

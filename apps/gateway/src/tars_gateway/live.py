@@ -18,6 +18,7 @@ from tars.contracts.turn import TurnEvent, TurnResult
 from tars.contracts.wake import WakeEvent
 from tars.runtime import Inbound, Service
 from tars.runtime.bus import Message, Subscription
+from tars_gateway.routes import Routes
 
 log = logging.getLogger("tars.gateway.live")
 QUEUE_MAX = 1000
@@ -101,16 +102,16 @@ class TurnTracker:
     """Collects the stage stamps of each turn from the messages of its correlation id; the
     router's own ``stages`` (TurnEvent / TurnResult) win over what is derived here."""
 
-    def __init__(self, service: Service, live: LiveBus) -> None:
+    def __init__(self, service: Service, routes: Routes, live: LiveBus) -> None:
         self.live = live
         self.turns: OrderedDict[str, TurnView] = OrderedDict()
         self.early: OrderedDict[str, dict[str, float]] = OrderedDict()
-        service.handle(T.WAKE_EVENT, self.on_wake)
-        service.handle(T.STT_FINAL, self.on_final)
-        service.handle(T.TURN_EVENT, self.on_event)
-        service.handle(T.TURN_RESULT, self.on_result)
-        service.handle(T.LLM_STREAM, self.on_chunk)
-        service.handle(T.TTS_STATUS, self.on_tts)
+        routes.handle(T.WAKE_EVENT, self.on_wake)
+        routes.handle(T.STT_FINAL, self.on_final)
+        routes.handle(T.TURN_EVENT, self.on_event)
+        routes.handle(T.TURN_RESULT, self.on_result)
+        routes.handle(T.LLM_STREAM, self.on_chunk)
+        routes.handle(T.TTS_STATUS, self.on_tts)
 
     def _stamp(self, cid: str, **stamps: float | None) -> None:
         clean = {k: v for k, v in stamps.items() if v}

@@ -12,6 +12,7 @@ from tars.contracts.envelope import new_id
 from tars.contracts.tts import TtsControl, TtsSay, TtsStatus
 from tars.runtime import Inbound, Service
 from tars_gateway.errors import BadRequest, Unavailable
+from tars_gateway.routes import Routes
 
 # OpenAI's stock voice names: tars has its own voice, so these mean "the default voice".
 OPENAI_VOICES = {"alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer",
@@ -36,12 +37,12 @@ class _Stream:
 class TtsClient:
     """Asks the tts worker to speak to the gateway's own site and yields the frames it sends."""
 
-    def __init__(self, service: Service, site: str) -> None:
+    def __init__(self, service: Service, routes: Routes, site: str) -> None:
         self.service = service
         self.site = site
         self.streams: dict[str, _Stream] = {}
-        service.handle(T.AUDIO_OUT, self.on_audio, topic=T.AUDIO_OUT.topic(site=site))
-        service.handle(T.TTS_STATUS, self.on_status)
+        routes.handle(T.AUDIO_OUT, self.on_audio, topic=T.AUDIO_OUT.topic(site=site))
+        routes.handle(T.TTS_STATUS, self.on_status)
 
     async def on_audio(self, msg: Inbound[AudioFrame]) -> None:
         stream = self.streams.get(msg.correlation_id)

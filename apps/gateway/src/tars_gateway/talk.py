@@ -16,6 +16,7 @@ from tars.contracts.stt import SttFinal
 from tars.contracts.turn import TurnResult
 from tars.contracts.wake import WakeEvent
 from tars.runtime import Inbound, Service
+from tars_gateway.routes import Routes
 
 QUEUE_MAX = 2000
 RATE_HEADER = struct.Struct("<I")
@@ -26,7 +27,7 @@ class TalkHub:
     """Everything said and heard on the browser site. Browser clients join to get the
     transcript, the turn's result and the reply audio (binary: u32 rate + s16le PCM)."""
 
-    def __init__(self, service: Service, site: str) -> None:
+    def __init__(self, service: Service, routes: Routes, site: str) -> None:
         self.service = service
         self.site = site
         self.clients: set[asyncio.Queue[dict[str, Any] | bytes]] = set()
@@ -34,9 +35,9 @@ class TalkHub:
         self.seq = 0
         self.turn_id: str | None = None
         self.talking = False
-        service.handle(T.AUDIO_OUT, self.on_audio, topic=T.AUDIO_OUT.topic(site=site))
-        service.handle(T.STT_FINAL, self.on_final)
-        service.handle(T.TURN_RESULT, self.on_result)
+        routes.handle(T.AUDIO_OUT, self.on_audio, topic=T.AUDIO_OUT.topic(site=site))
+        routes.handle(T.STT_FINAL, self.on_final)
+        routes.handle(T.TURN_RESULT, self.on_result)
 
     def join(self) -> asyncio.Queue[dict[str, Any] | bytes]:
         queue: asyncio.Queue[dict[str, Any] | bytes] = asyncio.Queue(QUEUE_MAX)

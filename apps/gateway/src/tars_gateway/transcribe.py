@@ -12,10 +12,11 @@ from tars.audio.pcm import SAMPLE_RATE, Int16Array
 from tars.contracts import topics as T
 from tars.contracts.audio import AudioFrame
 from tars.contracts.envelope import new_id
-from tars.contracts.stt import SttFinal
+from tars.contracts.stt import SttFinal, SttPartial
 from tars.runtime import Inbound, Service
 from tars.stack.converse import speech_end_s
 from tars_gateway.errors import Unavailable
+from tars_gateway.routes import Routes
 
 FRAME_S = 0.1
 # A final whose speech ends this close to the last loud sample of the audio is the last one.
@@ -47,6 +48,7 @@ class _Pending:
     correlation_id: str
     origin_s: float
     finals: list[SttFinal] = field(default_factory=list)
+    progress: int = 0
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -60,14 +62,16 @@ class SttClient:
     """Streams audio to the stt worker on a pool of the gateway's own sites (one request per
     site at a time) and collects the finals of that request."""
 
-    def __init__(self, service: Service, site_prefix: str, slots: int, *, settle_s: float = 2.0) -> None:
+    def __init__(self, service: Service, routes: Routes, site_prefix: str, slots: int, *,
+                 settle_s: float = 2.0) -> None:
         self.service = service
         self.settle_s = settle_s
         self.slots: asyncio.Queue[_Slot] = asyncio.Queue()
         for n in range(slots):
             self.slots.put_nowait(_Slot(f"{site_prefix}-t{n}"))
         self.waiting: dict[str, _Pending] = {}
-        service.handle(T.STT_FINAL, self.on_final)
+        routes.handle(T.STT_FINAL, self.on_final)
+        routes.handle(T.STT_PARTIAL, self.on_partial)
 
     async def on_final(self, msg: Inbound[SttFinal]) -> None:
         pending = self.waiting.get(msg.site_id or "")
@@ -77,6 +81,14 @@ class SttClient:
         # our correlation id (the protocol); an older stt gives each utterance its own id
         if msg.correlation_id == pending.correlation_id or final.speech_start_s >= pending.origin_s - 0.05:
             pending.finals.append(final)
+            pending.changed.set()
+
+    async def on_partial(self, msg: Inbound[SttPartial]) -> None:
+        """The stt worker is working on our audio: not done yet (the idle timer restarts)."""
+        pending = self.waiting.get(msg.site_id or "")
+        if pending is not None and (msg.correlation_id == pending.correlation_id
+                                    or msg.payload.speech_start_s >= pending.origin_s - 0.05):
+            pending.progress += 1
             pending.changed.set()
 
     async def transcribe(self, samples: Int16Array, *, timeout_s: float) -> Transcript:
@@ -92,7 +104,7 @@ class SttClient:
         self.waiting[slot.site] = pending
         try:
             await self._stream(slot.site, pending, samples)
-            quiet = self.settle_s * 4 + duration * 0.25
+            quiet = self.settle_s * 4 + duration * 0.5
             await self._collect(pending, speech_end_s(samples), started + timeout_s, quiet)
         finally:
             self.waiting.pop(slot.site, None)
@@ -124,14 +136,14 @@ class SttClient:
                                    correlation_id=pending.correlation_id)
 
     async def _collect(self, pending: _Pending, voiced_s: float, deadline: float, quiet_s: float) -> None:
-        """Until the final covering the last loud sample came, or no final came for settle_s
-        (quiet_s before the first one: the audio may hold no words at all)."""
+        """Until the final covering the last loud sample came, or the stt said nothing (no
+        partial, no final) for quiet_s: a filter dropped the rest, or there were no words."""
         last_change = time.monotonic()
         while True:
             if pending.finals and voiced_s > 0 and max(
                     f.speech_end_s for f in pending.finals) - pending.origin_s >= voiced_s - END_TOLERANCE_S:
                 return
-            idle = self.settle_s if (pending.finals or voiced_s == 0) else quiet_s
+            idle = self.settle_s if voiced_s == 0 else quiet_s
             now = time.monotonic()
             if now >= deadline:
                 if pending.finals or voiced_s == 0:
