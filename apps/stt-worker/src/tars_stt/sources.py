@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -163,22 +165,37 @@ class WavFileSource:
 class MicrophoneSource:
     """A sound-card input through sounddevice; device by name (substring) or index.
 
-    Construction raises NoAudioDeviceError (one clear line) when no such input exists.
+    Construction raises NoAudioDeviceError (one clear line) when no such input exists. Once
+    reading, a device that cannot be opened (busy, no usable rate), fails, disappears or stalls
+    is logged once, closed, and reopened when it is back; meanwhile no frames come (the worker
+    keeps serving MQTT audio). Every PortAudio call runs on one thread (``stt-mic``).
     """
 
     def __init__(
-        self, device: str | int | None = None, *, block_ms: int = 30, max_frames: int = 500
+        self, device: str | int | None = None, *, block_ms: int = 30, max_frames: int = 500,
+        reopen_s: float = 1.0,
     ) -> None:
+        self.device = device
         self.device_index = require_device("input", device)
         self.sample_rate = SAMPLE_RATE
+        self.reopen_s = reopen_s
         self._block_ms = block_ms
         self._queue = QueueSource(max_frames=max_frames)
         self._device_rate = SAMPLE_RATE
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="stt-mic")
+        self._last_block = 0.0
+        self.up = False
 
-    def _open(self, loop: asyncio.AbstractEventLoop) -> Any:
+    def _open(self, loop: asyncio.AbstractEventLoop, rescan: bool) -> Any:
         import sounddevice as sd  # type: ignore[import-untyped,unused-ignore]
 
+        if rescan:  # PortAudio lists devices once; a device plugged back in needs a re-scan
+            sd._terminate()
+            sd._initialize()
+            self.device_index = require_device("input", self.device)
+
         def on_block(indata: Any, frames: int, time_info: Any, status: Any) -> None:
+            self._last_block = time.monotonic()
             block = np.asarray(indata[:, 0], dtype=np.int16).copy()
             loop.call_soon_threadsafe(self._accept, block)
 
@@ -197,6 +214,8 @@ class MicrophoneSource:
                     raise NoAudioDeviceError(f"cannot open audio input: {exc}") from exc
                 continue
             self._device_rate = int(stream.samplerate)
+            self._last_block = time.monotonic()
+            stream.start()
             return stream
         raise NoAudioDeviceError("cannot open audio input")  # pragma: no cover
 
@@ -205,16 +224,59 @@ class MicrophoneSource:
             self._queue.put_valid(resample(block, self._device_rate, SAMPLE_RATE))
 
     async def frames(self) -> AsyncIterator[Int16Array]:
-        stream = await asyncio.to_thread(self._open, asyncio.get_running_loop())
-        await asyncio.to_thread(stream.start)
+        keeper = asyncio.create_task(self._keep_open(asyncio.get_running_loop()), name="stt-mic")
         try:
             async for frame in self._queue.frames():
                 yield frame
         finally:
-            await asyncio.to_thread(stream.close)
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+
+    async def _keep_open(self, loop: asyncio.AbstractEventLoop) -> None:
+        stream: Any = None
+        down_logged, rescan = False, False
+        try:
+            while not self._queue.closed:
+                if stream is None:
+                    try:
+                        stream = await loop.run_in_executor(self._executor, self._open, loop, rescan)
+                    except Exception as exc:  # NoAudioDeviceError, PortAudioError
+                        if not down_logged:
+                            log.warning("microphone unavailable (%s); retrying every %g s, MQTT "
+                                        "audio is still heard", _one_line(exc), self.reopen_s)
+                            down_logged = True
+                        rescan = True
+                        await asyncio.sleep(self.reopen_s)
+                        continue
+                    log.log(logging.WARNING if down_logged else logging.INFO,
+                            "microphone %s: device %s at %d Hz", "is back" if down_logged else "open",
+                            self.device_index, self._device_rate)
+                    down_logged, self.up = False, True
+                await asyncio.sleep(0.25)
+                if not stream.active or time.monotonic() - self._last_block > 1.0:
+                    log.warning("microphone lost (%s); reopening when it is back",
+                                "stream stopped" if not stream.active else "no audio")
+                    down_logged, rescan, self.up = True, True, False
+                    await loop.run_in_executor(self._executor, _quiet_close, stream)
+                    stream = None
+        finally:
+            self.up = False
+            if stream is not None:
+                await asyncio.shield(loop.run_in_executor(self._executor, _quiet_close, stream))
 
     async def close(self) -> None:
         await self._queue.close()
+
+
+def _quiet_close(stream: Any) -> None:
+    with contextlib.suppress(Exception):
+        stream.abort()
+    with contextlib.suppress(Exception):
+        stream.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class AudioFanout:
