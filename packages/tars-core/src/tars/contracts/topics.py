@@ -32,6 +32,8 @@ ROOT = "tars"
 SERVICES = ("stt", "wake", "router", "llm", "memory", "tools", "tts", "gateway", "wyoming")
 SATELLITE = "satellite"
 CLI = "cli"
+MONITORS = ("gateway",)
+"""Roles that read every topic but the audio ones (the gateway's live bus in the web console)."""
 ROLES = (*SERVICES, SATELLITE, CLI)
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -60,6 +62,8 @@ class TopicSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", tuple(_PLACEHOLDER.findall(self.pattern)))
+        if not self.binary:  # the web console shows every message but audio, like `tars monitor`
+            object.__setattr__(self, "sub", tuple(dict.fromkeys((*self.sub, *MONITORS))))
 
     def topic(self, **values: str) -> str:
         """The concrete topic: every placeholder filled; a value must not contain ``/+#``."""
@@ -90,7 +94,7 @@ AUDIO_REF = TopicSpec(_t("audio/{site}/ref"), AudioFrame, "audio.frame",
                       "wall clock of the first sample at the DAC)", qos=0, binary=True,
                       pub=("tts",), sub=("stt", "wake"))
 WAKE_EVENT = TopicSpec(_t("wake/event"), WakeEvent, "wake.detected", "wake word heard",
-                       pub=("wake", "wyoming"), sub=("router", "stt", "tts", "wyoming"))
+                       pub=("wake", "wyoming", "gateway"), sub=("router", "stt", "tts", "wyoming"))
 STT_PARTIAL = TopicSpec(_t("stt/partial"), SttPartial, "stt.partial",
                         "interim transcript", qos=0, ordered=True, pub=("stt",),
                         sub=("router", "wyoming"))
