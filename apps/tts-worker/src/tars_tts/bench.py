@@ -132,14 +132,27 @@ GOAL_FIRST_AUDIO_P50_MS = 250.0
 GOAL_RTF = 0.1
 
 
-def run(n: int = 20, threads: int = 0, seed: int = 7) -> dict[str, Any]:
+def run(n: int = 20, threads: int = 0, seed: int = 7, speaker: str = "auto",
+        speaker_replies: int = 5, device: str = "") -> dict[str, Any]:
     """The ``tars bench tts`` entry point: ``n`` generated replies through the real speech queue
-    and piper voice (in process), one after another. Prints goals next to the measurements."""
+    and piper voice (in process), one after another; then ``speaker_replies`` through the
+    speaker sink, timed to the first sample at the DAC. ``speaker``: "auto" (this machine's
+    output, else the virtual sound card), "device", "virtual" or "off". Prints goals next to
+    the measurements."""
+    from tars_tts.bench_speaker import measure_speaker, speaker_environment
+
     synth = PiperSynthesizer(VoiceSettings(threads=int(threads)))
     result = asyncio.run(measure(synth, generated_sentences(int(n), int(seed))))
+    extra: dict[str, Any] = {"speaker_sink": None}
+    with speaker_environment(str(speaker)) as where:
+        if where is not None and int(speaker_replies) > 0:
+            sentences = generated_sentences(int(speaker_replies), int(seed) + 1)
+            extra = {"speaker_sink": where,
+                     **asyncio.run(measure_speaker(synth, sentences, str(device) or None))}
     return {
         "bench": "tts",
         **asdict(result),
+        **extra,
         "threads": int(threads),
         "goal_first_audio_p50_ms": GOAL_FIRST_AUDIO_P50_MS,
         "goal_rtf": GOAL_RTF,
