@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from tars.cli.common import plugins
 
-START_ORDER = ["memory", "tools", "llm", "router", "tts", "stt", "wake", "wyoming"]
+START_ORDER = ["memory", "tools", "llm", "router", "tts", "stt", "wake", "gateway", "wyoming"]
 # Installed but started only when asked: `tars up --with NAME` or `[NAME] enabled = true`.
 OPTIONAL = {"wyoming"}
 
