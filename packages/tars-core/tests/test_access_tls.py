@@ -70,6 +70,8 @@ async def test_tls_listener(tmp_path: Path, require: bool) -> None:
 def test_tls_url_options_are_checked() -> None:
     a = BrokerAddress.parse("mqtts://u:p@hub:8883?ca=/x/ca.crt&cert=/x/u.crt&key=/x/u.key")
     assert (a.tls, a.ca, a.cert, a.key) == (True, "/x/ca.crt", "/x/u.crt", "/x/u.key")
-    for bad in ("mqtt://hub?ca=/x", "mqtts://hub?cert=/x", "mqtts://hub?cafile=/x", ""):
+    for bad in ("mqtt://hub?ca=/x", "mqtts://hub?cert=/x", "mqtts://hub?cafile=/x"):
         with pytest.raises(ConfigError):
             BrokerAddress.parse(bad)
+    with pytest.raises(BusError, match="tars up"):  # no silent default broker
+        BrokerAddress.parse("")

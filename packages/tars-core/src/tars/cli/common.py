@@ -16,13 +16,13 @@ from tars.runtime.settings import CoreSettings, load_settings
 
 
 def configured_url(url: str | None) -> str:
-    """``--url`` if given, else ``TARS_MQTT_URL`` / config/tars.toml, else the default."""
+    """``--url`` if given, else ``TARS_MQTT_URL`` / config/tars.toml, else the running `tars up`
+    stack's operator URL, else "" (no broker: commands that need one start a private stack or
+    say so; there is no silent default broker)."""
     if url:
         return url
     if not url_is_configured():
-        running = running_stack_url()
-        if running:
-            return running
+        return running_stack_url() or ""
     try:
         return load_settings(CoreSettings).mqtt_url
     except ConfigError as exc:

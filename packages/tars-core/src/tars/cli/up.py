@@ -20,6 +20,7 @@ from tars.contracts.envelope import DecodeError
 from tars.runtime.broker import LocalBroker, free_port, port_open
 from tars.runtime.bus import Message
 from tars.runtime.errors import BusError, ConfigError
+from tars.runtime.settings import CoreSettings, load_settings
 from tars.stack.access import satellite_user
 from tars.stack.auth import ADMIN, Credentials, stack_url_file
 from tars.stack.supervisor import Supervisor
@@ -60,7 +61,7 @@ def up(
         broker, urls = _start_local_broker(runtime_dir, console, options)
         target = urls["cli"]
     try:
-        asyncio.run(_run(target, workers, console, urls))
+        asyncio.run(_run(target, workers, console, urls, _silence_s()))
     except KeyboardInterrupt:
         pass
     finally:
@@ -68,6 +69,14 @@ def up(
             stack_url_file(runtime_dir).unlink(missing_ok=True)
             broker.close()
             console.print("stopped mosquitto")
+
+
+def _silence_s() -> float:
+    """A worker silent for 4 heartbeat intervals (at least 30 s) is killed and restarted."""
+    try:
+        return max(30.0, 4 * load_settings(CoreSettings).heartbeat_s)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -127,7 +136,8 @@ def _cert_names(host: str) -> list[str]:
     return [n for n in (name, f"{name}.local", host) if n not in ("0.0.0.0", "::")]
 
 
-async def _run(url: str, workers: list[WorkerSpec], console: Console, urls: dict[str, str]) -> None:
+async def _run(url: str, workers: list[WorkerSpec], console: Console, urls: dict[str, str],
+               silence_s: float = 60.0) -> None:
     from tars.runtime.mqtt import MqttBus
 
     stop = asyncio.Event()
@@ -160,10 +170,15 @@ async def _run(url: str, workers: list[WorkerSpec], console: Console, urls: dict
             console.print(f"[bold green]tars is ready[/bold green]: {', '.join(names)} online. "
                           "Say 'hey jarvis' (or run `tars ask \"what time is it\"`); Ctrl-C stops.")
 
+    env = {w.name: {"TARS_MQTT_URL": urls.get(w.name, url)} for w in workers}
+    sup = Supervisor(workers, env, console, silence_s=silence_s)
+
+    async def on_heartbeat(msg: Message) -> None:
+        sup.heartbeat(msg.topic.rsplit("/", 1)[-1])
+
     await watcher.start()
     await watcher.subscribe(T.SYSTEM_STATUS.filter, on_status)
-    env = {w.name: {"TARS_MQTT_URL": urls.get(w.name, url)} for w in workers}
-    sup = Supervisor(workers, env, console)
+    await watcher.subscribe(T.SYSTEM_HEARTBEAT.filter, on_heartbeat, qos=0)
     await sup.start()
     try:
         await stop.wait()

@@ -24,10 +24,17 @@ ConnectHook = Callable[[], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class Will:
+    """A last will. ``fresh`` (if set) makes a new payload for every connection, so each will
+    the broker delivers is a distinct message (receivers de-duplicate by envelope id)."""
+
     topic: str
     payload: bytes
     qos: int = 1
     retain: bool = True
+    fresh: Callable[[], bytes] | None = None
+
+    def current(self) -> bytes:
+        return self.fresh() if self.fresh is not None else self.payload
 
 
 class Subscription(Protocol):

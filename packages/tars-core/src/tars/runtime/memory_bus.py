@@ -93,7 +93,7 @@ class InMemoryBus:
             await asyncio.gather(self._reader, return_exceptions=True)
             self._reader = None
         if send_will and self.will is not None:
-            await self.broker.route(Message(self.will.topic, self.will.payload, self.will.qos,
+            await self.broker.route(Message(self.will.topic, self.will.current(), self.will.qos,
                                             retain=self.will.retain))
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,

@@ -47,8 +47,8 @@ class BrokerAddress:
     def parse(cls, url: str) -> BrokerAddress:
         """``mqtt://user:pass@host:port``; ``mqtts://...?ca=PATH[&cert=PATH&key=PATH]`` for TLS
         (the CA to trust, and a client certificate when the broker requires one)."""
-        if not url:
-            raise ConfigError("no broker: start the stack with `tars up`, or set TARS_MQTT_URL "
+        if not url:  # BusError: every command reports it as "cannot reach the broker"
+            raise BusError("no broker: start the stack with `tars up`, or set TARS_MQTT_URL "
                               "(or pass --url)")
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
@@ -202,7 +202,7 @@ class MqttBus:
     def _client_for(self, first: bool) -> aiomqtt.Client:
         will = None
         if self.will is not None:
-            will = aiomqtt.Will(self.namespace + self.will.topic, self.will.payload,
+            will = aiomqtt.Will(self.namespace + self.will.topic, self.will.current(),
                                 qos=self.will.qos, retain=self.will.retain)
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.session_expiry_s

@@ -1,15 +1,17 @@
-"""The worker runner: settings -> logging -> build + preload -> connect -> Ready -> serve."""
+"""The worker runner: settings -> umask, bounded logs -> build + preload -> connect -> Ready -> serve."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from tars.runtime.errors import BusError, ConfigError
+from tars.runtime.logs import setup_logging as setup_logging
 from tars.runtime.mqtt import MqttBus
 from tars.runtime.service import Service, instance_id, offline_will
 from tars.runtime.settings import CoreSettings, load_settings
@@ -18,14 +20,6 @@ S = TypeVar("S", bound=CoreSettings)
 Build = Callable[[S, Service], Awaitable[None]]
 
 log = logging.getLogger("tars.runner")
-
-
-def setup_logging(service: str, level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(), stream=sys.stderr,
-        format=f"%(asctime)s %(levelname)-7s {service} %(name)s: %(message)s",
-        datefmt="%H:%M:%S", force=True,
-    )
 
 
 def make_service(name: str, settings: CoreSettings) -> Service:
@@ -58,6 +52,7 @@ def run_worker(name: str, settings_cls: type[S], build: Build[S]) -> int:
     except ConfigError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return 2
+    os.umask(0o077)  # every file a worker creates is 0600, every directory 0700
     setup_logging(name, settings.log_level)
     try:
         asyncio.run(serve(name, settings, build))

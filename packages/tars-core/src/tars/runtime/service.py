@@ -79,6 +79,7 @@ class Counters:
     errors: int = 0
     duplicates: int = 0
     expired: int = 0
+    retained_commands: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
 
 
@@ -88,9 +89,16 @@ def instance_id(service: str) -> str:
 
 
 def offline_will(service: str, instance: str) -> Will:
-    env = Envelope(type=T.SYSTEM_STATUS.type, source=instance,
-                   data=Status(state="offline", instance=instance, reason="connection lost").model_dump())
-    return Will(T.SYSTEM_STATUS.topic(service=service), encode(env), qos=1, retain=True)
+    """The retained "offline" status the broker publishes if the connection is lost; a new
+    envelope id (and time) for every connection, so watchers never drop a will as a duplicate."""
+
+    def payload() -> bytes:
+        env = Envelope(type=T.SYSTEM_STATUS.type, source=instance,
+                       data=Status(state="offline", instance=instance,
+                                   reason="connection lost").model_dump())
+        return encode(env)
+
+    return Will(T.SYSTEM_STATUS.topic(service=service), payload(), qos=1, retain=True, fresh=payload)
 
 
 class Service:
@@ -221,6 +229,8 @@ class Service:
         """Wrap ``payload`` in an envelope and publish it on ``spec``'s topic."""
         if not isinstance(payload, spec.model):
             raise TypeError(f"{spec.pattern} carries {spec.model.__name__}, not {type(payload).__name__}")
+        if retain and spec.command:
+            raise ValueError(f"{spec.pattern} is a command topic: never retained")
         ttl = expiry_s if expiry_s is not None else spec.expiry_s
         now = time.time()
         # Every value here is ours and already valid: construct without re-validating.
@@ -272,6 +282,10 @@ class Service:
             await self.report_error("decode", str(exc), topic=msg.topic)
             return
         env = inbound.envelope
+        if msg.retain and spec.command:
+            self.counters.retained_commands += 1
+            log.warning("ignored a retained %s on %s (commands are never replayed)", env.type, msg.topic)
+            return
         if env.id in self._seen:
             self.counters.duplicates += 1
             return

@@ -62,7 +62,7 @@ class Credentials:
         auth = f"{quote(user)}:{quote(self.passwords[user], safe='')}"
         return f"{scheme}://{auth}@{host}:{port}" + (f"?{query}" if query else "")
 
-    def write_broker_files(self) -> tuple[Path, Path, Path]:
+    def write_broker_files(self, namespace: str = "") -> tuple[Path, Path, Path]:
         """Hashed password files (via mosquitto_passwd) and the ACL file: ``passwd`` holds every
         credential but the operator's, ``passwd-admin`` only the operator's."""
         exe = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
@@ -76,7 +76,7 @@ class Credentials:
             target = admin if user == ADMIN else passwd
             subprocess.run([exe, "-b", str(target), user, password], check=True, capture_output=True)
         acl = self.dir / "acl"
-        acl.write_text(acl_text(self.satellites))
+        acl.write_text(acl_text(self.satellites, namespace))
         os.chmod(acl, 0o600)
         return passwd, admin, acl
 
