@@ -78,7 +78,8 @@ class Room:
 
 
 def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z0-9]+", text.lower().replace(":", " ")))
+    text = text.lower().replace("%", " percent").replace(":", " ").replace(".", " ")
+    return set(re.findall(r"[a-z0-9]+", text))
 
 
 def matches(reply: str, heard: str) -> bool:
@@ -134,21 +135,21 @@ async def natural_time(room: Room) -> Outcome:
 async def name(room: Room) -> Outcome:
     heard, back = await room.ask("what's your name?")
     res = heard.result
-    ok = res is not None and res.intent == "name" and "tars" in back.lower().replace("-", "")
+    ok = res is not None and res.intent == "name" and re.search(r"\btar[sz]", back.lower()) is not None
     return Outcome("its name", ok, describe(heard, back))
 
 
 async def volume_down(room: Room) -> Outcome:
     heard, back = await room.ask("turn the volume down a bit.")
     res = heard.result
-    ok = res is not None and res.intent == "volume" and "percent" in back.lower()
+    ok = res is not None and res.intent == "volume" and matches(res.reply, back)
     return Outcome("volume down", ok, describe(heard, back))
 
 
 async def volume_up(room: Room) -> Outcome:
     heard, back = await room.ask("a little louder, please.")
     res = heard.result
-    ok = res is not None and res.intent == "volume" and "percent" in back.lower()
+    ok = res is not None and res.intent == "volume" and matches(res.reply, back)
     return Outcome("volume up", ok, describe(heard, back))
 
 
@@ -195,13 +196,15 @@ async def remember_and_recall(room: Room) -> Outcome:
 async def timer_heard_when_due(room: Room) -> Outcome:
     heard, back = await room.ask("set a timer for ten seconds.")
     ok_set = heard.result is not None and "set_timer" in heard.result.tools
-    later = await room.stack.quiet(16.0)
-    onset = later.first_sound_ts(threshold=LOUD)
+    due = heard.speech_end_ts + 10.0
+    await asyncio.sleep(max(0.0, due + 8.0 - time.time()))
+    after = room.stack.card.speaker(max(due - 1.0, heard.speech_end_ts))
+    onset = after.first_sound_ts(threshold=LOUD)
     announced = ""
     if onset is not None:
-        out = await asyncio.to_thread(room.whisper.transcribe, speech_of(later, onset - 0.1))
+        out = await asyncio.to_thread(room.whisper.transcribe, speech_of(after, onset - 0.1))
         announced = str(out.text)
-    ok = ok_set and "timer" in announced.lower()
+    ok = ok_set and "timer" in announced.lower() and "done" in announced.lower()
     return Outcome("a timer heard when due", ok, f"{describe(heard, back)} announced={announced!r}")
 
 
