@@ -83,17 +83,15 @@ class Recording:
         out: npt.NDArray[np.bool_] = np.sqrt((usable**2).mean(axis=1)) > threshold
         return out
 
-    def first_sound_ts(self, **kw: float) -> float | None:
+    def first_sound_ts(self, *, threshold: float = 300.0, window_ms: int = 10) -> float | None:
         """Wall-clock time of the first loud window, or None if all is quiet."""
-        loud = self.loud(**kw)  # type: ignore[arg-type]
-        idx = np.flatnonzero(loud)
-        return None if idx.size == 0 else self.start_ts + idx[0] * 0.01
+        idx = np.flatnonzero(self.loud(threshold=threshold, window_ms=window_ms))
+        return None if idx.size == 0 else self.start_ts + idx[0] * window_ms / 1000
 
-    def last_sound_ts(self, **kw: float) -> float | None:
+    def last_sound_ts(self, *, threshold: float = 300.0, window_ms: int = 10) -> float | None:
         """Wall-clock time of the end of the last loud window, or None if all is quiet."""
-        loud = self.loud(**kw)  # type: ignore[arg-type]
-        idx = np.flatnonzero(loud)
-        return None if idx.size == 0 else self.start_ts + (idx[-1] + 1) * 0.01
+        idx = np.flatnonzero(self.loud(threshold=threshold, window_ms=window_ms))
+        return None if idx.size == 0 else self.start_ts + (idx[-1] + 1) * window_ms / 1000
 
     def save(self, path: str | Path) -> Path:
         return write_wav(path, self.samples, self.rate)
@@ -255,8 +253,8 @@ class VirtualSoundCard:
         with (self.root / "pulseaudio.log").open("ab") as log:
             self._server = subprocess.Popen(
                 ["pulseaudio", "-n", "-F", str(self.root / "default.pa"), "--daemonize=no",
-                 "--exit-idle-time=-1", "--use-pid-file=no", "--system=no", "--disallow-exit",
-                 "--log-target=stderr", "--log-level=warning"],
+                 "--exit-idle-time=10", "--use-pid-file=no", "--system=no", "--disallow-exit",
+                 "--log-target=stderr", "--log-level=warning"],  # idle 10 s: an orphan exits
                 env=server_env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while self._pactl("info", check=False).returncode != 0:
