@@ -15,6 +15,7 @@ from tars.stack import access
 ENV_FILE = ".env"
 ACL_FILE = "mosquitto.acl"
 SATELLITES_VAR = "TARS_SATELLITES"
+GATEWAY_TOKEN_VAR = "TARS_GATEWAY_TOKEN"
 
 
 def env_var(user: str) -> str:
@@ -43,6 +44,8 @@ def write_secrets(directory: Path, satellites: list[str]) -> tuple[Path, Path, l
         raise ValueError("two satellite names differ only in - and _")
     new = [u for u in users if not old.get(env_var(u))]
     values = {env_var(u): old.get(env_var(u)) or rnd.token_urlsafe(18) for u in users}
+    # the HTTP gateway's bearer token (docker compose passes it as TARS_API_TOKEN)
+    values[GATEWAY_TOKEN_VAR] = old.get(GATEWAY_TOKEN_VAR) or rnd.token_urlsafe(24)
     lines = ["# tars broker passwords for docker compose; keep this file private.",
              *(f"{k}={v}" for k, v in values.items()), f'{SATELLITES_VAR}="{" ".join(sites)}"']
     extra = [f"{k}={v}" for k, v in old.items() if k not in values and k != SATELLITES_VAR]
@@ -61,8 +64,9 @@ def secrets(
              "tars/audio/<site>/mic and read only tars/audio/<site>/out")] = None,
     directory: Annotated[Path, typer.Option("--dir", help="Where .env and mosquitto.acl go")] = Path("."),
 ) -> None:
-    """Write .env (one random MQTT password per credential, kept when present) and mosquitto.acl
-    (the access list derived from the topic registry) for docker compose."""
+    """Write .env (one random MQTT password per credential and the gateway's bearer token, kept
+    when present) and mosquitto.acl (the access list derived from the topic registry) for
+    docker compose."""
     try:
         env_path, acl_path, new = write_secrets(directory, satellite or [])
     except (ValueError, OSError) as exc:
