@@ -121,6 +121,21 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+@pytest.fixture
+def launch_gateway(mqtt_url: str, tmp_path: Path) -> Iterator[Callable[..., RunningGateway]]:
+    """``launch_gateway(namespace, **env)``: another gateway process, stopped after the test."""
+    started: list[RunningGateway] = []
+
+    def launch(namespace: str, **env: str) -> RunningGateway:
+        gw = start_gateway(mqtt_url, namespace, tmp_path / f"gateway{len(started)}.log", tmp_path, **env)
+        started.append(gw)
+        return gw
+
+    yield launch
+    for gw in started:
+        stop(gw.proc)
+
+
 @pytest.fixture(scope="session")
 def gateway(mqtt_url: str, gw_ns: str, workers: Path,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningGateway]:

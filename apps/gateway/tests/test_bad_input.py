@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 pytestmark = [pytest.mark.models, pytest.mark.e2e, pytest.mark.broker]
@@ -81,3 +83,18 @@ def test_still_serving_after_bad_input(gateway: Any, say: Any, wav_bytes: Any) -
         assert c.get("/healthz").json()["workers"]["gateway"]["state"] == "online"
     assert gateway.proc.poll() is None
     assert not list(gateway.temp_dir.iterdir())
+
+
+def test_missing_workers_are_503_with_the_worker_named(launch_gateway: Any, wav_bytes: Any) -> None:
+    """A gateway alone on its namespace: every request names the worker that is not online."""
+    gw = launch_gateway(f"lonely{uuid.uuid4().hex[:8]}/")
+    with gw.client() as c:
+        tone = (np.sin(np.arange(16000) / 16000 * 2 * np.pi * 440) * 8000).astype(np.int16)
+        err = error_of(c.post("/v1/audio/transcriptions", files={"file": ("t.wav", wav_bytes(tone))}), 503)
+        assert err["code"] == "stt_offline"
+        assert error_of(c.post("/v1/audio/speech", json={"input": "hi"}), 503)["code"] == "tts_offline"
+        assert error_of(c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}),
+                        503)["code"] == "router_offline"
+        health = c.get("/healthz").json()
+    assert health["status"] == "ok" and set(health["workers"]) == {"gateway"}
+    assert [p for p in gw.temp_dir.iterdir() if p.suffix == ".upload"] == []

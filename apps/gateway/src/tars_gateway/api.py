@@ -20,7 +20,7 @@ from tars.contracts.envelope import new_id, short_validation_error
 from tars.contracts.llm import ChatMessage
 from tars_gateway.auth import require_token
 from tars_gateway.decode import decode_audio
-from tars_gateway.errors import ApiError, BadRequest, UnsupportedMedia
+from tars_gateway.errors import ApiError, BadRequest, Unavailable, UnsupportedMedia
 from tars_gateway.gateway import Gateway
 from tars_gateway.upload import Upload, receive_upload
 
@@ -90,6 +90,11 @@ def split_messages(messages: list[dict[str, Any]]) -> tuple[str, list[ChatMessag
     return text, history
 
 
+def require_online(gw: Gateway, worker: str) -> None:
+    if not gw.health.online(worker):
+        raise Unavailable(f"the {worker} worker is not online", code=f"{worker}_offline")
+
+
 def wav_header(rate: int) -> bytes:
     """A streaming WAV header (sizes unknown: 0xFFFFFFFF, as streaming servers write it)."""
     fmt = struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16)
@@ -125,6 +130,7 @@ def build_router(gw: Gateway) -> APIRouter:
                              param="response_format")
         if len(req.input) > s.max_input_chars:
             raise BadRequest(f"input is longer than {s.max_input_chars} characters", param="input")
+        require_online(gw, "tts")
         chunks = gw.tts.speak(req.input, req.voice, timeout_s=s.speech_timeout_s)
         try:
             first = await anext(chunks)  # errors before any audio become a proper error response
@@ -146,6 +152,7 @@ def build_router(gw: Gateway) -> APIRouter:
     async def chat(request: Request) -> Response:
         req: ChatRequest = await json_body(request, ChatRequest)
         text, history = split_messages(req.messages)
+        require_online(gw, "router")
         created = int(gw.clock.time())
         if req.stream:
             return StreamingResponse(_chat_stream(gw, req.model, text, history, created),
@@ -173,6 +180,7 @@ async def _transcribe(gw: Gateway, upload: Upload) -> Response:
         raise BadRequest(f"response_format {fmt!r} is not supported (json, text, verbose_json)",
                          param="response_format")
     path: Path = upload.path
+    require_online(gw, "stt")
     samples = await asyncio.to_thread(decode_audio, path, max_s=s.max_audio_s)
     timeout = s.transcribe_timeout_s + samples.size / 16_000
     started = time.monotonic()

@@ -136,25 +136,30 @@ class SttClient:
                                    correlation_id=pending.correlation_id)
 
     async def _collect(self, pending: _Pending, voiced_s: float, deadline: float, quiet_s: float) -> None:
-        """Until the final covering the last loud sample came, or the stt said nothing (no
-        partial, no final) for quiet_s: a filter dropped the rest, or there were no words."""
-        last_change = time.monotonic()
+        """Until the final covering the last loud sample came. Audio with no loud part waits
+        settle_s for a final; once the stt worker answered something (a partial, a final) and
+        then stays quiet for quiet_s, a filter dropped the rest. Under load a request may wait
+        its turn in the worker's queue until the deadline."""
+        started = last_change = time.monotonic()
         while True:
             if pending.finals and voiced_s > 0 and max(
                     f.speech_end_s for f in pending.finals) - pending.origin_s >= voiced_s - END_TOLERANCE_S:
                 return
-            idle = self.settle_s if voiced_s == 0 else quiet_s
             now = time.monotonic()
-            if now >= deadline:
-                if pending.finals or voiced_s == 0:
-                    return
-                raise Unavailable("the speech-to-text worker did not answer in time", code="stt_timeout",
-                                  status=504)
-            if now >= last_change + idle:
+            if voiced_s == 0:
+                limit = started + self.settle_s
+            elif pending.finals or pending.progress:
+                limit = last_change + quiet_s
+            else:
+                limit = deadline
+            if now >= min(limit, deadline):
+                if now >= deadline and not pending.finals and voiced_s > 0:
+                    raise Unavailable("the speech-to-text worker did not answer in time", code="stt_timeout",
+                                      status=504)
                 return
             pending.changed.clear()
             try:
-                await asyncio.wait_for(pending.changed.wait(), min(deadline, last_change + idle) - now)
+                await asyncio.wait_for(pending.changed.wait(), min(limit, deadline) - now)
                 last_change = time.monotonic()
             except TimeoutError:
                 pass
