@@ -22,7 +22,7 @@ from tars.runtime.bus import Message
 from tars.runtime.errors import BusError, ConfigError
 from tars.runtime.settings import CoreSettings, load_settings
 from tars.stack.access import satellite_user
-from tars.stack.auth import ADMIN, Credentials, stack_url_file
+from tars.stack.auth import ADMIN, Credentials, gateway_token_file, load_or_create_token, stack_url_file
 from tars.stack.supervisor import Supervisor
 from tars.stack.tls import Pki
 from tars.stack.workers import WorkerSpec, installed_workers, select
@@ -60,6 +60,7 @@ def up(
         options = BrokerOptions(tls, require_cert, host, tuple(satellite or ()))
         broker, urls = _start_local_broker(runtime_dir, console, options)
         target = urls["cli"]
+    _gateway_token(runtime_dir, workers, console)
     try:
         asyncio.run(_run(target, workers, console, urls, _silence_s()))
     except KeyboardInterrupt:
@@ -69,6 +70,17 @@ def up(
             stack_url_file(runtime_dir).unlink(missing_ok=True)
             broker.close()
             console.print("stopped mosquitto")
+
+
+def _gateway_token(runtime_dir: Path, workers: list[WorkerSpec], console: Console) -> None:
+    """The HTTP gateway's bearer token in <runtime-dir>/gateway.token (kept across runs); the
+    gateway reads it from there (TARS_TOKEN_FILE) unless a token is configured."""
+    if not any(w.name == "gateway" for w in workers):
+        return
+    path = gateway_token_file(runtime_dir.resolve())
+    load_or_create_token(path)
+    os.environ.setdefault("TARS_TOKEN_FILE", str(path))
+    console.print(f"the gateway's bearer token (API and web console) is in {path}")
 
 
 def _silence_s() -> float:
