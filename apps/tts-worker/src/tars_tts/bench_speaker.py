@@ -63,7 +63,7 @@ async def measure_speaker(synth: Synthesizer, sentences: list[str],
     current: list[str] = [""]
     at_dac: dict[str, float] = {}
 
-    def on_ref(block: npt.NDArray[np.int16], dac_ts: float) -> None:
+    def on_ref(block: npt.NDArray[np.int16], rate: int, dac_ts: float) -> None:
         at_dac.setdefault(current[0], dac_ts)
 
     try:

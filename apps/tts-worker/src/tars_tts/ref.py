@@ -48,8 +48,9 @@ class RefPublisher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def from_device(self, block: Int16Array, dac_ts: float) -> None:
+    def from_device(self, block: Int16Array, rate: int, dac_ts: float) -> None:
         """Called on PortAudio's thread for every block that carries audio."""
+        self.device_rate = rate
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._put, block, dac_ts)

@@ -204,10 +204,8 @@ async def open_local_sinks(settings: Settings, ref: RefPublisher | None = None,
             try:
                 speaker = await asyncio.to_thread(
                     SpeakerSink, settings.speaker_device, rate=settings.speaker_rate,
-                    latency_s=settings.speaker_latency_s,
+                    latency_s=settings.speaker_latency_s, ref_delay_s=settings.speaker_ref_delay_s,
                     on_ref=ref.from_device if ref is not None else None)
-                if ref is not None:
-                    ref.device_rate = speaker.rate
                 sinks.append(speaker)
                 names.append("speaker")
                 continue

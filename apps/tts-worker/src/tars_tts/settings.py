@@ -32,10 +32,13 @@ class Settings(CoreSettings):
         "default: the system's default output")
     speaker_rate: int | None = Field(default=None, ge=8_000, le=192_000,
                                      description="output stream rate; default: the device's own")
-    speaker_latency_s: float = Field(default=0.03, ge=0.005, le=0.5,
+    speaker_latency_s: float = Field(default=0.06, ge=0.005, le=0.5,
                                      description="output latency asked of the device")
     speaker_ref: bool = Field(default=True, description="publish what the speaker played on "
                               "tars/audio/{site}/ref (echo reference)")
+    speaker_ref_delay_s: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="output delay the device does not report, added "
+        "to the reference's DAC time (PulseAudio via ALSA: about twice speaker_latency_s)")
     earcon: bool = Field(default=True, description="a short chime on the speaker when the wake "
                          "word opens a turn")
     data_dir: Path = Field(default=Path(".tars/data"), description="where tars keeps its data")

@@ -27,9 +27,9 @@ from tars_tts.resampler import StreamResampler
 from tars_tts.sinks import Pacer
 
 Int16Array = npt.NDArray[np.int16]
-RefCallback = Callable[[Int16Array, float], None]
-"""``on_ref(block, dac_ts)``: a block just handed to the device and the wall-clock time its first
-sample reaches the DAC. Called on PortAudio's thread: it must be quick and must not block."""
+RefCallback = Callable[[Int16Array, int, float], None]
+"""``on_ref(block, rate, dac_ts)``: a block just handed to the device, its rate, and the wall-clock
+time its first sample reaches the DAC. Called on PortAudio's thread: quick, never blocking."""
 
 log = logging.getLogger(__name__)
 _STALL_S = 1.0  # no callback for this long: the device is gone
@@ -50,14 +50,15 @@ class SpeakerOutput:
     """
 
     def __init__(self, device: str | int | None = None, *, rate: int | None = None,
-                 block_ms: int = 10, latency_s: float = 0.03, reopen_s: float = 1.0,
-                 on_ref: RefCallback | None = None) -> None:
+                 block_ms: int = 10, latency_s: float = 0.06, reopen_s: float = 1.0,
+                 on_ref: RefCallback | None = None, ref_delay_s: float = 0.0) -> None:
         self.device = device
         self.requested_rate = rate
         self.block_ms = block_ms
         self.latency_s = latency_s
         self.reopen_s = reopen_s
         self.on_ref = on_ref
+        self.ref_delay_s = ref_delay_s
         self.rate = rate or 48_000
         self.channels = 1
         self.device_latency_s = latency_s
@@ -139,7 +140,7 @@ class SpeakerOutput:
                 dac, now = float(time_info.outputBufferDacTime), float(time_info.currentTime)
                 ahead = dac - now if dac > 0 and now > 0 and 0 <= dac - now < 1 else self.device_latency_s
                 with contextlib.suppress(Exception):
-                    self.on_ref(out.copy(), time.time() + ahead)
+                    self.on_ref(out.copy(), self.rate, time.time() + ahead + self.ref_delay_s)
 
     # -- the owner thread ------------------------------------------------------------------------
     def _own(self) -> None:
@@ -189,16 +190,27 @@ class SpeakerOutput:
             sd._initialize()
             self._index = require_device("output", self.device)
         info = sd.query_devices(self._index)
+        own = int(info["default_samplerate"])
+        try:
+            return self._open_at(sd, info, self.rate)
+        except NoAudioDeviceError as exc:
+            if self.rate == own or "sample rate" not in str(exc).lower():
+                raise
+            log.warning("speaker: %s; using the device's own rate, %d Hz", _one_line(exc), own)
+            self.rate = own
+            return self._open_at(sd, info, own)
+
+    def _open_at(self, sd: Any, info: Any, rate: int) -> Any:
         for channels in dict.fromkeys((1, min(2, int(info["max_output_channels"])))):
             try:
                 stream = sd.OutputStream(
-                    device=self._index, samplerate=self.rate, channels=channels, dtype="int16",
-                    blocksize=self.rate * self.block_ms // 1000, latency=self.latency_s,
+                    device=self._index, samplerate=rate, channels=channels, dtype="int16",
+                    blocksize=rate * self.block_ms // 1000, latency=self.latency_s,
                     callback=self._callback)
             except sd.PortAudioError as exc:
                 if channels > 1 or int(info["max_output_channels"]) < 2:
                     raise NoAudioDeviceError(
-                        f"cannot open output device {info['name']!r} at {self.rate} Hz: {exc}"
+                        f"cannot open output device {info['name']!r} at {rate} Hz: {exc}"
                     ) from exc
                 continue
             self.channels = channels
@@ -223,10 +235,10 @@ class SpeakerSink:
     """
 
     def __init__(self, device: str | int | None = None, *, rate: int | None = None,
-                 latency_s: float = 0.03, lead_s: float = 0.2, on_ref: RefCallback | None = None,
-                 output: SpeakerOutput | None = None) -> None:
+                 latency_s: float = 0.06, lead_s: float = 0.2, on_ref: RefCallback | None = None,
+                 ref_delay_s: float = 0.0, output: SpeakerOutput | None = None) -> None:
         self.output = output or SpeakerOutput(device, rate=rate, latency_s=latency_s,
-                                              on_ref=on_ref)
+                                              on_ref=on_ref, ref_delay_s=ref_delay_s)
         if output is None:
             self.output.start()
         self.pacer = Pacer(1.0, lead_s)
