@@ -132,3 +132,13 @@ async def test_microphone_unplugged_then_back(
     text = "Add milk and bread to the shopping list."
     await _hears(card, finals, say("piper", text), text)
     assert worker.proc.poll() is None
+
+
+def test_a_missing_named_microphone_is_one_clear_line(card: VirtualSoundCard) -> None:
+    code = ("from tars_stt import MicrophoneSource, NoAudioDeviceError\n"
+            "try:\n    MicrophoneSource('no-such-mic-xyz')\n"
+            "except NoAudioDeviceError as exc:\n    print('ERROR', exc)\n")
+    run = subprocess.run([sys.executable, "-c", code], env={**os.environ, **card.env},
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert run.stdout.splitlines() == ["ERROR no audio input device named 'no-such-mic-xyz'"]
