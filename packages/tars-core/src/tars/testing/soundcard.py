@@ -234,7 +234,7 @@ class VirtualSoundCard:
             raise SoundCardError("the virtual sound card needs Debian pulseaudio, "
                                  "pulseaudio-utils and libasound2-plugins")
         (self.root / "home").mkdir(parents=True, exist_ok=True)
-        (self.root / "client.conf").write_text("autospawn = no\n")
+        (self.root / "client.conf").write_text("autospawn = no\nenable-shm = no\n")
         (self.root / "asound.conf").write_text(_ASOUND)
         (self.root / "default.pa").write_text(
             f"load-module module-native-protocol-unix auth-anonymous=1 socket={self.socket}\n"
@@ -253,8 +253,9 @@ class VirtualSoundCard:
         with (self.root / "pulseaudio.log").open("ab") as log:
             self._server = subprocess.Popen(
                 ["pulseaudio", "-n", "-F", str(self.root / "default.pa"), "--daemonize=no",
-                 "--exit-idle-time=10", "--use-pid-file=no", "--system=no", "--disallow-exit",
-                 "--log-target=stderr", "--log-level=warning"],  # idle 10 s: an orphan exits
+                 "--exit-idle-time=10",  # an orphan (its test process killed) exits by itself
+                 "--use-pid-file=no", "--disable-shm=yes", "--system=no", "--disallow-exit",
+                 "--log-target=stderr", "--log-level=warning"],
                 env=server_env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
         while self._pactl("info", check=False).returncode != 0:
