@@ -98,3 +98,31 @@ def test_missing_workers_are_503_with_the_worker_named(launch_gateway: Any, wav_
         health = c.get("/healthz").json()
     assert health["status"] == "ok" and set(health["workers"]) == {"gateway"}
     assert [p for p in gw.temp_dir.iterdir() if p.suffix == ".upload"] == []
+
+
+def test_client_gone_mid_upload_leaves_nothing(gateway: Any, say: Any, wav_bytes: Any) -> None:
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    body = wav_bytes(say("Open the window."))
+    boundary = "tarsboundary"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="q.wav"\r\n'
+            "Content-Type: audio/wav\r\n\r\n").encode()
+    full = head + body + f"\r\n--{boundary}--\r\n".encode()
+    addr = urlsplit(gateway.url)
+    with socket.create_connection((addr.hostname, addr.port), timeout=10) as sock:
+        sock.sendall((f"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: {addr.netloc}\r\n"
+                      f"Authorization: Bearer {gateway.token}\r\n"
+                      f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+                      f"Content-Length: {len(full)}\r\n\r\n").encode() + full[: len(full) // 2])
+        deadline = time.monotonic() + 5
+        while not any(gateway.temp_dir.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert any(gateway.temp_dir.iterdir()), "the upload should be streaming to a temporary file"
+    deadline = time.monotonic() + 10
+    while any(gateway.temp_dir.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not list(gateway.temp_dir.iterdir())
+    with gateway.client() as c:
+        assert c.get("/healthz").status_code == 200

@@ -181,21 +181,25 @@ async def _transcribe(gw: Gateway, upload: Upload) -> Response:
                          param="response_format")
     path: Path = upload.path
     require_online(gw, "stt")
-    samples = await asyncio.to_thread(decode_audio, path, max_s=s.max_audio_s)
+    try:
+        samples = await asyncio.to_thread(decode_audio, path, max_s=s.max_audio_s)
+    finally:
+        upload.remove()  # decoded: the file is not needed any more (the background task is a safety net)
     timeout = s.transcribe_timeout_s + samples.size / 16_000
     started = time.monotonic()
     result = await gw.stt.transcribe(samples, timeout_s=timeout)
     log.info("transcribed %.1f s of audio in %.0f ms", result.duration_s, (time.monotonic() - started) * 1000)
     cleanup = BackgroundTask(upload.remove)
+    headers = {"X-Tars-Transcribe-Ms": str(result.elapsed_ms)}  # the bus part of the request
     if fmt == "text":
-        return PlainTextResponse(result.text, background=cleanup)
+        return PlainTextResponse(result.text, background=cleanup, headers=headers)
     if fmt == "json":
-        return JSONResponse({"text": result.text}, background=cleanup)
+        return JSONResponse({"text": result.text}, background=cleanup, headers=headers)
     return JSONResponse({
         "task": "transcribe", "language": result.language, "duration": result.duration_s, "text": result.text,
         "segments": [{"id": i, "start": seg.start_s, "end": seg.end_s, "text": seg.text,
                       "avg_logprob": None, "confidence": seg.confidence} for i, seg in enumerate(result.segments)],
-    }, background=cleanup)
+    }, background=cleanup, headers=headers)
 
 
 def _sse(obj: dict[str, Any]) -> bytes:

@@ -137,9 +137,9 @@ class SttClient:
 
     async def _collect(self, pending: _Pending, voiced_s: float, deadline: float, quiet_s: float) -> None:
         """Until the final covering the last loud sample came. Audio with no loud part waits
-        settle_s for a final; once the stt worker answered something (a partial, a final) and
-        then stays quiet for quiet_s, a filter dropped the rest. Under load a request may wait
-        its turn in the worker's queue until the deadline."""
+        settle_s for a final. After a final that does not reach the end, quiet_s with nothing
+        new (no partial, no final) means a filter dropped the rest. Before the first final the
+        request may wait its turn in a busy worker until the deadline."""
         started = last_change = time.monotonic()
         while True:
             if pending.finals and voiced_s > 0 and max(
@@ -148,9 +148,9 @@ class SttClient:
             now = time.monotonic()
             if voiced_s == 0:
                 limit = started + self.settle_s
-            elif pending.finals or pending.progress:
+            elif pending.finals:
                 limit = last_change + quiet_s
-            else:
+            else:  # a busy worker may take long to come to this request: wait for its final
                 limit = deadline
             if now >= min(limit, deadline):
                 if now >= deadline and not pending.finals and voiced_s > 0:
