@@ -129,6 +129,7 @@ async def test_microphone_unplugged_then_back(
             break
         await asyncio.sleep(0.1)
     assert worker.lines("microphone is back"), "".join(worker.log[-10:])
+    await asyncio.sleep(1.0)  # someone speaks a moment after plugging it back in
     text = "Add milk and bread to the shopping list."
     await _hears(card, finals, say("piper", text), text)
     assert worker.proc.poll() is None
