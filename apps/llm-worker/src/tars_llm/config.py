@@ -26,6 +26,9 @@ class LlamaCppConfig(BaseModel):
     n_batch: int = Field(default=256, ge=8)
     chat_format: str | None = None
     """None: use the chat template stored in the GGUF file."""
+    tool_prompt: Literal["compact", "template"] = "compact"
+    """``compact``: tools only as the one-line rules of the system text (tars_llm.rules);
+    ``template``: also the chat template's JSON-schema block (about 3x the tokens)."""
     seed: int = 0
 
 

@@ -18,6 +18,7 @@ from tars_llm.assets import ProgressCallback, ensure_model
 from tars_llm.config import LlamaCppConfig
 from tars_llm.errors import ModelLoadError, PromptTooLongError
 from tars_llm.model import stream_from_thread
+from tars_llm.rules import CALL_FORMAT, tool_rules
 from tars_llm.stops import StopScanner
 from tars_llm.toolcalls import parse_tool_calls
 from tars_llm.types import (
@@ -63,7 +64,7 @@ class LlamaCppChatModel:
     def __init__(self, llama: Llama, *, name: str, formatter: Formatter | None = None) -> None:
         self._llama = llama
         self._name = name
-        self._format = formatter or _template_formatter(llama)
+        self._format = formatter or _template_formatter(llama, tools_in_template=False)
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tars-llm")
 
@@ -95,7 +96,10 @@ class LlamaCppChatModel:
             )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(f"llama.cpp could not load {path}: {exc}") from exc
-        formatter = _named_formatter(config.chat_format) if config.chat_format else None
+        if config.chat_format:
+            formatter: Formatter = _named_formatter(config.chat_format)
+        else:
+            formatter = _template_formatter(llama, tools_in_template=config.tool_prompt == "template")
         return cls(llama, name=f"llamacpp:{Path(path).name}", formatter=formatter)
 
     @property
@@ -220,8 +224,11 @@ def _is_eog(llama: Llama, token: int) -> bool:
     return bool(llama_cpp.llama_vocab_is_eog(llama._model.vocab, token))
 
 
-def _template_formatter(llama: Llama) -> Formatter:
-    """Format prompts with the Jinja chat template stored in the GGUF file."""
+def _template_formatter(llama: Llama, *, tools_in_template: bool = True) -> Formatter:
+    """Format prompts with the Jinja chat template stored in the GGUF file.
+
+    ``tools_in_template=False``: the template gets no tools (the system text already lists
+    them compactly, see tars_llm.rules), so its long JSON-schema block is left out."""
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
     metadata: dict[str, str] = dict(llama.metadata)
@@ -234,14 +241,29 @@ def _template_formatter(llama: Llama) -> Formatter:
     jinja = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
 
     def fmt(messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]) -> tuple[str, list[str]]:
-        dicts: list[Any] = [m.to_openai(arguments_as_json=False) for m in messages]
+        if tools_in_template:
+            dicts: list[Any] = [m.to_openai(arguments_as_json=False) for m in messages]
+        else:  # results as plain text; the model's own call JSON is left out (it copies it)
+            dicts = [_plain_message(m) for m in messages if not m.tool_calls]
+            if tools:
+                dicts = _with_rules(dicts, tools)
         tool_dicts: list[Any] | None = [t.to_openai() for t in tools] or None
-        response = jinja(messages=dicts, tools=tool_dicts)
+        response = jinja(messages=dicts, tools=tool_dicts if tools_in_template else None)
         stop = response.stop
         stops = [stop] if isinstance(stop, str) else list(stop or [])
         return response.prompt, stops
 
     return fmt
+
+
+def _with_rules(dicts: list[Any], tools: Sequence[ToolSpec]) -> list[Any]:
+    """Messages whose system text lists ``tools`` (added unless the prompt builder did)."""
+    if dicts and dicts[0]["role"] == "system":
+        if CALL_FORMAT in str(dicts[0]["content"]):
+            return dicts
+        first = {**dicts[0], "content": f"{dicts[0]['content']}\n{tool_rules(tools)}"}
+        return [first, *dicts[1:]]
+    return [{"role": "system", "content": tool_rules(tools)}, *dicts]
 
 
 def _named_formatter(chat_format: str) -> Formatter:
@@ -266,7 +288,7 @@ def _named_formatter(chat_format: str) -> Formatter:
 def _plain_message(message: ChatMessage) -> JSONDict:
     """A message for formats without tool roles: tool calls and results become text."""
     if message.role == "tool":
-        return {"role": "user", "content": f"Tool result: {message.content}"}
+        return {"role": "user", "content": f"The {message.name or 'tool'} tool returned: {message.content}"}
     content = message.content
     for call in message.tool_calls:
         content += json.dumps({"name": call.name, "arguments": call.arguments})

@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tars_llm.config import LLMConfig
-from tars_llm.types import ChatMessage
+from tars_llm.rules import tool_rules
+from tars_llm.types import ChatMessage, ToolSpec
 
 DEFAULT_INSTRUCTIONS = (
-    "You are a voice assistant: answer in one to three short spoken sentences, "
-    "without markdown, lists or emoji. When a tool can answer exactly (arithmetic, time, "
-    "weather), call it instead of guessing."
+    "Answer in one to three short spoken sentences, without markdown, lists or emoji. "
+    "Never invent a time, a date or a result: take it from the Now line or a tool result, "
+    "or say you do not know."
 )
 
 
@@ -60,10 +61,11 @@ class CharacterProfile:
 class PromptBuilder:
     """Assembles the messages of one turn.
 
-    Order: system (stable) -> bounded history -> the user turn, with retrieved memories
-    prepended to that user message only. The tools are rendered by the chat template right
-    after the system text, so system + tools form an identical prefix on every turn and the
-    model's KV cache for it is reused; memories never enter the history.
+    Order: system (persona + one rule per tool, stable) -> bounded history -> the user turn,
+    with the Now line (current local date and time) and retrieved memories prepended to that
+    user message only. The tools are rendered by the chat template right after the system
+    text, so system + tools form an identical prefix on every turn and the model's KV cache
+    for it is reused; the Now line and memories never enter the history.
     """
 
     profile: CharacterProfile = field(default_factory=CharacterProfile)
@@ -85,18 +87,30 @@ class PromptBuilder:
         user_text: str,
         history: Sequence[ChatMessage] = (),
         memories: Sequence[str] = (),
+        *,
+        tools: Sequence[ToolSpec] = (),
+        now: str = "",
     ) -> list[ChatMessage]:
-        """Return the messages for a new user turn."""
-        system = ChatMessage(role="system", content=self.profile.system_prompt())
-        return [system, *self.trim_history(history), self.user_message(user_text, memories)]
+        """Return the messages for a new user turn (``now``: the Now line's text)."""
+        system = ChatMessage(role="system", content=self.system_text(tools))
+        return [system, *self.trim_history(history), self.user_message(user_text, memories, now)]
 
-    def user_message(self, user_text: str, memories: Sequence[str] = ()) -> ChatMessage:
-        """The user turn, with the relevant memories (if any) as context before it."""
+    def system_text(self, tools: Sequence[ToolSpec] = ()) -> str:
+        """Persona and rules, then one rule per offered tool."""
+        rules = tool_rules(tools)
+        persona = self.profile.system_prompt()
+        return f"{persona}\n{rules}" if rules else persona
+
+    def user_message(self, user_text: str, memories: Sequence[str] = (),
+                     now: str = "") -> ChatMessage:
+        """Memories (if any) before the user's words, the Now line after them (a small model
+        copies numbers of a Now line placed first into its tool arguments)."""
         snippets = self._memory_lines(memories)
-        if not snippets:
-            return ChatMessage(role="user", content=user_text)
-        context = "Things you remember that may help:\n" + "\n".join(snippets)
-        return ChatMessage(role="user", content=f"{context}\n\n{user_text}")
+        parts = ["What the user told you before (may help):\n" + "\n".join(snippets)] if snippets else []
+        parts.append(user_text)
+        if now:
+            parts.append(f"(Now: {now}.)")
+        return ChatMessage(role="user", content="\n\n".join(parts))
 
     def trim_history(self, history: Sequence[ChatMessage]) -> list[ChatMessage]:
         """Keep the newest messages, starting at a user message (no orphan tool results)."""

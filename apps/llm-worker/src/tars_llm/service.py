@@ -23,7 +23,9 @@ from tars.runtime import (
     Service,
     TarsError,
 )
+from tars.runtime.clock import Clock, SystemClock
 from tars_llm.config import LLMConfig
+from tars_llm.context import now_text
 from tars_llm.errors import LLMError, ProviderError
 from tars_llm.factory import create_chat_model
 from tars_llm.model import ChatModel, collect
@@ -82,9 +84,10 @@ class LlmWorker:
 
     def __init__(self, settings: Settings, service: Service, model: ChatModel,
                  profile: CharacterProfile, config: LLMConfig | None = None, *,
-                 owns_model: bool = True) -> None:
+                 owns_model: bool = True, clock: Clock | None = None) -> None:
         self.settings, self.service, self.model = settings, service, model
         self.owns_model = owns_model
+        self.clock: Clock = clock or SystemClock(settings.zone())
         self.config = config or settings.engine_config()
         self.builder = PromptBuilder.from_config(self.config, profile)
         self.memory: Requester[MemoryResults] = Requester(
@@ -199,15 +202,17 @@ class LlmWorker:
                         stream: _Stream) -> LoopResult:
         request = msg.payload
         history = [ChatMessage(role=m.role, content=m.content, name=m.name) for m in request.history]
-        messages = self.builder.build(request.text, history, memories)
+        tools = self.directory.tools() if request.use_tools else ()
+        messages = self.builder.build(request.text, history, memories, tools=tools,
+                                      now=now_text(self.clock))
         params = self._params(request)
 
         async def call_tool(name: str, arguments: dict[str, Any]) -> str:
             return await self.call_tool(msg, turn, name, arguments)
 
         loop = ToolLoop(self.model, call_tool, max_tool_steps=self.config.max_tool_steps, params=params)
-        tools = self.directory.tools() if request.use_tools else ()
-        return await loop.run(messages, tools, on_delta=stream.delta, cancel=turn.token)
+        return await loop.run(messages, tools, on_delta=stream.delta, cancel=turn.token,
+                              question=request.text)
 
     def _params(self, request: LlmRequest) -> SamplingParams:
         base = self.config.sampling.to_params()
@@ -276,10 +281,10 @@ class LlmWorker:
     async def warm(self) -> None:
         """Evaluate system + tools once, so the next real turn finds them in the KV cache."""
         tools = self.directory.tools()
-        key = (self.builder.profile.system_prompt(), tuple(t.name for t in tools))
+        key = (self.builder.system_text(tools), tuple(t.name for t in tools))
         if key == self._warmed_key:
             return
-        messages = self.builder.build("Hello.")
+        messages = self.builder.build("Hello.", tools=tools)
         request = ChatRequest(tuple(messages), tools, SamplingParams(max_tokens=1))
         async with self._slots:
             started = time.perf_counter()
@@ -328,14 +333,16 @@ async def load_model(config: LLMConfig) -> ChatModel:
     return model
 
 
-async def build_worker(settings: Settings, service: Service, model: ChatModel | None = None) -> LlmWorker:
+async def build_worker(settings: Settings, service: Service, model: ChatModel | None = None,
+                       clock: Clock | None = None) -> LlmWorker:
     """Load the persona and the model, then register the handlers on ``service``.
 
-    A ``model`` given by the caller is used as is and not closed at stop."""
+    A ``model`` given by the caller is used as is and not closed at stop; ``clock`` (default:
+    the system clock in the configured zone) gives each turn's Now line."""
     profile = await asyncio.to_thread(load_character_file, settings.character_file)
     config = settings.engine_config()
     worker = LlmWorker(settings, service, model or await load_model(config), profile, config,
-                       owns_model=model is None)
+                       owns_model=model is None, clock=clock)
     worker.install()
     return worker
 

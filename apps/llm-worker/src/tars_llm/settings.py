@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from tars.runtime.settings import CoreSettings
 from tars_llm.config import LlamaCppConfig, LLMConfig, OpenAICompatConfig, SamplingConfig
@@ -24,6 +25,9 @@ class Settings(CoreSettings):
     n_threads: int = Field(default=0, ge=0, description="0 = every core")
     n_batch: int = Field(default=256, ge=8)
     chat_format: str | None = None
+    tool_prompt: Literal["compact", "template"] = Field(
+        default="compact", description="tools as one-line rules, or also the template's schemas")
+    timezone: str = Field(default="", description="IANA zone of the Now line; empty = local")
 
     openai_base_url: str = "http://127.0.0.1:8080"
     openai_model: str = "default"
@@ -47,6 +51,20 @@ class Settings(CoreSettings):
     warm_up: bool = True
     character_file: Path = Path("config/character.toml")
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    def zone(self) -> ZoneInfo | None:
+        """The configured time zone (None: the machine's local zone)."""
+        return ZoneInfo(self.timezone) if self.timezone else None
+
     def engine_config(self) -> LLMConfig:
         """These settings as the engine's LLMConfig."""
         return LLMConfig(
@@ -55,6 +73,7 @@ class Settings(CoreSettings):
                 model_path=self.model_path, cache_dir=self.cache_dir,
                 verify_on_start=self.verify_on_start, n_ctx=self.n_ctx,
                 n_threads=self.n_threads or None, n_batch=self.n_batch, chat_format=self.chat_format,
+                tool_prompt=self.tool_prompt,
             ),
             openai=OpenAICompatConfig(
                 base_url=self.openai_base_url, model=self.openai_model, api_key=self.openai_api_key,

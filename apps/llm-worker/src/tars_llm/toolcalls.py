@@ -84,6 +84,13 @@ def parse_tool_calls(text: str, known: Collection[str]) -> list[ToolCall]:
     return calls
 
 
+def looks_like_call(text: str) -> bool:
+    """True if ``text`` holds a tool-call-shaped JSON object, known tool or not."""
+    return any(_to_call(obj) is not None
+               for value in _json_values(text)
+               for obj in (value if isinstance(value, list) else [value]))
+
+
 def _json_values(text: str) -> Iterator[Any]:
     """Yield JSON values found in tags, fences, or the bare text (first source that has any)."""
     for pattern in (_TAG_RE, _FENCE_RE):
@@ -136,7 +143,10 @@ def _to_call(obj: Any) -> ToolCall | None:
     name = obj.get("name")
     if not isinstance(name, str) or not name:
         return None
-    args = obj.get("arguments", obj.get("parameters", {}))
+    if "arguments" in obj or "parameters" in obj:
+        args = obj.get("arguments", obj.get("parameters"))
+    else:  # small models often write the arguments beside the name
+        args = {k: v for k, v in obj.items() if k not in ("name", "type", "id")}
     parsed = parse_arguments(args)
     if parsed is None:
         return None

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from tars_llm.model import ChatModel
-from tars_llm.toolcalls import ToolCallGate
+from tars_llm.repair import is_echo, repair_arguments
+from tars_llm.replygate import ReplyGate
+from tars_llm.toolcalls import looks_like_call
 from tars_llm.types import (
     CancelToken,
     ChatMessage,
@@ -66,13 +69,30 @@ async def _ignore_delta(_: str) -> None:
     return None
 
 
+ECHO_NUDGE = "Answer my question itself; do not repeat it."
+NO_ANSWER_TEXT = "Sorry, I don't have a good answer to that."
+"""Said when the model only echoed the question, twice."""
+
+
+def failure_text(failed: Mapping[str, str]) -> str:
+    """An honest reply for tools that failed: which, and why (never a made-up result)."""
+    parts = [f"the {name.replace('_', ' ')} tool failed ({reason.rstrip('.')})"
+             for name, reason in failed.items()]
+    return f"Sorry, I couldn't do that: {'; '.join(parts)}."
+
+
 class ToolLoop:
     """Provider-agnostic orchestration of model runs and tool calls for one turn.
 
     At most ``max_tool_steps`` rounds of tool calls are honoured; the run after the last one
-    is made without tools so the model has to answer. A failing tool (any exception from
-    ``call_tool``, timeouts included) is reported to the model as an error result. A call
-    repeated with identical arguments within the turn reuses the earlier result.
+    is made without tools so the model has to answer. Arguments are repaired against the
+    tool's schema before the call (tars_llm.repair). A failing tool (any exception from
+    ``call_tool``, timeouts included) is reported to the model as an error result, so it may
+    retry; if it then answers without a successful call, the reply is an honest failure
+    (``failure_text``), never the model's guess. A call repeated with identical arguments
+    within the turn reuses the earlier result. A call of an unknown tool is answered again
+    without tools. With ``question`` set, a reply that only repeats it is generated once more
+    with a nudge, then replaced by ``NO_ANSWER_TEXT``.
     ``answer_prompt`` (None to disable) nudges the model to answer after tool results.
     """
 
@@ -99,63 +119,103 @@ class ToolLoop:
         on_delta: DeltaCallback | None = None,
         cancel: CancelToken | None = None,
         params: SamplingParams | None = None,
+        question: str | None = None,
     ) -> LoopResult:
         """Run one turn to its final reply (or until ``cancel`` is set)."""
-        token: CancelToken = cancel if cancel is not None else threading.Event()
-        emit = on_delta or _ignore_delta
-        convo, new = list(messages), list[ChatMessage]()
-        invocations: list[ToolInvocation] = []
-        steps: list[ChatResult] = []
-        for step in range(self._max_steps + 1):
-            if token.is_set():
-                break
-            offered = tuple(tools) if step < self._max_steps else ()
-            request = ChatRequest(tuple(convo), offered, params or self._params)
-            result = await self._run_model(request, emit, token)
-            steps.append(result)
+        turn = _Turn(list(messages), on_delta or _ignore_delta,
+                     cancel if cancel is not None else threading.Event(), params or self._params)
+        specs = {t.name: t for t in tools}
+        retried_echo = retried_stray = False
+        step = 0
+        while step <= self._max_steps and not turn.token.is_set():
+            offered = tuple(tools) if step < self._max_steps and not retried_stray else ()
+            request = ChatRequest(tuple(turn.convo), offered, turn.params)
+            gate = ReplyGate(tools=bool(tools), question=question, hold=bool(turn.failed))
+            result = await self._run_model(request, gate, turn)
+            turn.steps.append(result)
+            if result.finish_reason == "cancelled":
+                return turn.result("", "cancelled")
             calls = [c for c in result.tool_calls if c.name in request.tool_names]
-            if result.finish_reason == "cancelled" or not calls:
-                if result.finish_reason != "cancelled":
-                    new.append(ChatMessage(role="assistant", content=result.text))
-                return LoopResult(
-                    result.text, result.finish_reason, tuple(new), tuple(invocations), tuple(steps)
-                )
-            assistant = ChatMessage(role="assistant", content="", tool_calls=tuple(calls))
-            convo.append(assistant)
-            new.append(assistant)
-            for call in calls:
-                if token.is_set():
-                    break
-                invocation = await self._invoke(call, invocations)
-                invocations.append(invocation)
-                message = ChatMessage(
-                    role="tool", content=invocation.output, tool_call_id=call.id, name=call.name
-                )
-                convo.append(message)
-                new.append(message)
-            if self._answer_prompt:
-                convo.append(ChatMessage(role="user", content=self._answer_prompt))
-        return LoopResult("", "cancelled", tuple(new), tuple(invocations), tuple(steps))
+            if not calls and tools and not retried_stray and looks_like_call(result.text):
+                retried_stray = True  # an unknown tool: answer again, without tools
+                gate.finish(True)
+                continue
+            if not calls:
+                return await self._final(result, gate, turn, question, retried_echo)
+            gate.finish(True)
+            await self._call_round(calls, specs, turn)
+            step += 1
+            retried_echo = False
+        return turn.result("", "cancelled")
 
-    async def _run_model(
-        self, request: ChatRequest, emit: DeltaCallback, cancel: CancelToken
-    ) -> ChatResult:
-        gate = ToolCallGate(active=bool(request.tools))
+    async def _final(self, result: ChatResult, gate: ReplyGate, turn: _Turn, question: str | None,
+                     retried: bool) -> LoopResult:
+        rest = gate.finish(looks_like_call(result.text))
+        reply = gate.released + rest
+        if turn.failed:
+            reply = failure_text(turn.failed)
+            await turn.emit(reply)
+        elif question is not None and gate.still_echo and is_echo(question, reply):
+            if not retried:
+                log.warning("the model echoed the question: asking again")
+                nudge = ChatMessage(role="user", content=ECHO_NUDGE)
+                again = _Turn([*turn.convo, nudge], turn.emit, turn.token,
+                              dataclasses.replace(turn.params, temperature=max(0.7, turn.params.temperature)))
+                again.new, again.invocations, again.steps = turn.new, turn.invocations, turn.steps
+                request = ChatRequest(tuple(again.convo), (), again.params)
+                gate2 = ReplyGate(tools=True, question=question)
+                second = await self._run_model(request, gate2, again)
+                turn.steps.append(second)
+                if second.finish_reason == "cancelled":
+                    return turn.result("", "cancelled")
+                return await self._final(second, gate2, turn, question, True)
+            log.warning("the model echoed the question twice: no answer")
+            reply = NO_ANSWER_TEXT
+            await turn.emit(reply)
+        elif not reply.strip():
+            reply = NO_ANSWER_TEXT  # nothing speakable (only a call of an unknown tool)
+            await turn.emit(reply)
+        elif rest:
+            await turn.emit(rest)
+        turn.new.append(ChatMessage(role="assistant", content=reply))
+        return turn.result(reply, result.finish_reason)
+
+    async def _call_round(self, calls: list[ToolCall], specs: Mapping[str, ToolSpec],
+                          turn: _Turn) -> None:
+        calls = [_repaired(c, specs.get(c.name)) for c in calls]
+        assistant = ChatMessage(role="assistant", content="", tool_calls=tuple(calls))
+        turn.convo.append(assistant)
+        turn.new.append(assistant)
+        for call in calls:
+            if turn.token.is_set():
+                break
+            invocation = await self._invoke(call, turn.invocations)
+            turn.invocations.append(invocation)
+            if invocation.ok:
+                turn.failed.pop(call.name, None)
+            else:
+                turn.failed[call.name] = _error_reason(invocation.output)
+            message = ChatMessage(role="tool", content=invocation.output, tool_call_id=call.id,
+                                  name=call.name)
+            turn.convo.append(message)
+            turn.new.append(message)
+        if self._answer_prompt:
+            turn.convo.append(ChatMessage(role="user", content=self._answer_prompt))
+
+    async def _run_model(self, request: ChatRequest, gate: ReplyGate, turn: _Turn) -> ChatResult:
         result: ChatResult | None = None
-        stream = self._model.stream(request, cancel)
+        stream = self._model.stream(request, turn.token)
         try:
             async for event in stream:
                 if isinstance(event, TextDelta):
                     if text := gate.push(event.text):
-                        await emit(text)
+                        await turn.emit(text)
                 else:
                     result = event
         finally:
             await stream.aclose()
         if result is None:
             raise RuntimeError(f"{self._model.name} ended its stream without a result")
-        if result.finish_reason != "cancelled" and (rest := gate.finish(bool(result.tool_calls))):
-            await emit(rest)
         return result
 
     async def _invoke(self, call: ToolCall, done: Sequence[ToolInvocation]) -> ToolInvocation:
@@ -171,3 +231,41 @@ class ToolLoop:
             return ToolInvocation(call, text, ok=False)
         text = output if isinstance(output, str) else json.dumps(output, default=str)
         return ToolInvocation(call, text, ok=True)
+
+
+@dataclass
+class _Turn:
+    """The state of one run: the conversation so far and what it produced."""
+
+    convo: list[ChatMessage]
+    emit: DeltaCallback
+    token: CancelToken
+    params: SamplingParams
+    new: list[ChatMessage] = field(default_factory=list)
+    invocations: list[ToolInvocation] = field(default_factory=list)
+    steps: list[ChatResult] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    """Tools whose last call failed (name -> reason), cleared by a later success."""
+
+    def result(self, reply: str, finish: FinishReason) -> LoopResult:
+        return LoopResult(reply, finish, tuple(self.new), tuple(self.invocations), tuple(self.steps))
+
+
+def _repaired(call: ToolCall, spec: ToolSpec | None) -> ToolCall:
+    if spec is None:
+        return call
+    arguments, dropped = repair_arguments(call.arguments, spec.parameters)
+    if not dropped:
+        return call
+    log.info("repaired the arguments of %s: dropped %s", call.name, ", ".join(dropped))
+    return dataclasses.replace(call, arguments=arguments)
+
+
+def _error_reason(output: str) -> str:
+    """The reason inside a failed invocation's ``{"error": "Kind: reason"}`` output."""
+    try:
+        text = str(json.loads(output).get("error", output))
+    except (ValueError, AttributeError):
+        text = output
+    kind, sep, reason = text.partition(": ")
+    return (reason if sep and kind.isidentifier() else text).strip() or "no answer"

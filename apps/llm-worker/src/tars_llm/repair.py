@@ -1,0 +1,83 @@
+"""Repair tool arguments a small model got wrong, and spot a reply that only echoes the question."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from tars_llm.types import JSONDict
+
+SCHEMA_KEYWORDS = frozenset({
+    "type", "properties", "required", "additionalProperties", "description", "title", "$schema",
+    "items", "enum", "default", "anyOf", "oneOf", "allOf", "minimum", "maximum", "minLength",
+    "maxLength", "format",
+})
+_WORD = re.compile(r"[\w']+")
+
+
+def repair_arguments(arguments: JSONDict, schema: JSONDict) -> tuple[JSONDict, list[str]]:
+    """(arguments fit for ``schema``, the keys dropped).
+
+    A tool without parameters gets ``{}`` whatever was written (the model often echoes the
+    schema: ``{"type": "object"}``). Otherwise a schema echoed around real values
+    (``{"properties": {"expression": "2+2"}}``) is unwrapped, schema keywords that are not
+    parameters are dropped, and so are unknown keys when the schema forbids them, and values
+    that are themselves schema fragments (``{"type": "string"}``).
+    """
+    props = schema.get("properties")
+    if not isinstance(props, dict) or not props:
+        return {}, sorted(arguments)
+    args = dict(arguments)
+    inner = args.get("properties")
+    if "properties" not in props and isinstance(inner, dict):
+        args = {**{k: v for k, v in args.items() if k != "properties"}, **inner}
+    strict = schema.get("additionalProperties") is False
+    out: JSONDict = {}
+    dropped: list[str] = []
+    for key, value in args.items():
+        if key in props:
+            unfit = _is_schema_fragment(value) and _wants_scalar(props[key])
+        else:
+            unfit = strict or key in SCHEMA_KEYWORDS
+        if unfit:
+            dropped.append(key)
+        else:
+            out[key] = value
+    return out, dropped
+
+
+def _is_schema_fragment(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and set(value) <= SCHEMA_KEYWORDS
+
+
+def _wants_scalar(sub: Any) -> bool:
+    return not (isinstance(sub, dict) and sub.get("type") == "object")
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words of ``text`` (punctuation and case ignored)."""
+    return _WORD.findall(text.casefold())
+
+
+def is_echo(question: str, reply: str) -> bool:
+    """True if ``reply`` is the question (or most of it) repeated rather than an answer."""
+    q, r = words(question), words(reply)
+    if len(q) < 2 or not r or len(r) > len(q):
+        return False
+    if r == q[: len(r)]:
+        return len(r) >= max(2, round(0.6 * len(q)))
+    return difflib.SequenceMatcher(None, q, r).ratio() >= 0.85
+
+
+def may_become_echo(question: str, partial: str) -> bool:
+    """True while the reply so far is a prefix of the question (it may yet be an echo)."""
+    q, r = words(question), words(partial)
+    if len(q) < 2:
+        return False
+    if not r:
+        return True
+    if len(r) > len(q):
+        return False
+    head, last = r[:-1], r[-1]  # the last word may be cut mid-way
+    return q[: len(head)] == head and q[len(r) - 1].startswith(last)

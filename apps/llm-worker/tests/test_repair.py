@@ -1,0 +1,87 @@
+"""Argument repair, echo detection, the tool rules and the Now line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tars.runtime.clock import ManualClock
+from tars_llm.context import now_text
+from tars_llm.prompt import PromptBuilder
+from tars_llm.repair import is_echo, may_become_echo, repair_arguments
+from tars_llm.replygate import ReplyGate
+from tars_llm.rules import CLOSING_RULE, signature, tool_rules
+from tars_llm.types import ToolSpec
+
+NO_ARGS = {"additionalProperties": False, "description": "No arguments.", "properties": {},
+           "type": "object"}
+CALC = {"additionalProperties": False, "type": "object", "required": ["expression"],
+        "properties": {"expression": {"type": "string", "description": "Arithmetic"}}}
+
+
+@pytest.mark.parametrize("args", [{"type": "object"}, {"type": "object", "properties": {}},
+                                  {"timezone": "UTC"}, {}])
+def test_a_tool_without_parameters_gets_no_arguments(args: dict[str, object]) -> None:
+    fixed, dropped = repair_arguments(args, NO_ARGS)
+    assert fixed == {} and dropped == sorted(args)
+
+
+def test_schema_echoed_around_values_is_unwrapped() -> None:
+    fixed, dropped = repair_arguments({"type": "object", "properties": {"expression": "2+2"}}, CALC)
+    assert fixed == {"expression": "2+2"} and dropped == ["type"]
+
+
+def test_schema_fragments_and_unknown_keys_are_dropped() -> None:
+    fixed, _ = repair_arguments({"expression": {"type": "string"}, "required": ["x"]}, CALC)
+    assert fixed == {}
+    loose = {**CALC, "additionalProperties": True}
+    assert repair_arguments({"expression": "1", "extra": 2}, loose)[0] == {"expression": "1", "extra": 2}
+    assert repair_arguments({"expression": "1", "extra": 2}, CALC) == ({"expression": "1"}, ["extra"])
+
+
+@pytest.mark.parametrize(("reply", "echo"), [
+    ("What is the capital of France?", True),
+    ("what is the capital of france", True),
+    ("What is the capital of", True),
+    ("What is the capital of France? Paris.", False),
+    ("The capital of France is Paris.", False),
+    ("Paris.", False),
+])
+def test_echo_detection(reply: str, echo: bool) -> None:
+    assert is_echo("What is the capital of France?", reply) is echo
+
+
+def test_gate_holds_text_only_while_it_repeats_the_question() -> None:
+    gate = ReplyGate(tools=False, question="Who wrote Hamlet?")
+    assert gate.push("Who wr") == ""  # could still be an echo
+    assert gate.push("ote it? Shakespeare") == "Who wrote it? Shakespeare"
+    assert not gate.still_echo
+    echo = ReplyGate(tools=False, question="Who wrote Hamlet?")
+    assert echo.push("Who wrote Hamlet?") == "" and echo.still_echo
+    assert echo.finish(False) == "Who wrote Hamlet?"
+    assert may_become_echo("Who wrote Hamlet?", "") and not may_become_echo("Who wrote Hamlet?", "Hamlet")
+
+
+def test_rules_name_every_tool_and_close_with_the_no_tool_rule() -> None:
+    tools = [ToolSpec("get_time", "Current time.", NO_ARGS), ToolSpec("calculate", "Math.", CALC),
+             ToolSpec("weather", "Weather  forecast\nfor a city.", {"type": "object"})]
+    text = tool_rules(tools)
+    lines = text.splitlines()
+    assert [line.split()[1] for line in lines[1:-1]] == ["get_time", "calculate", "weather"]
+    assert "- weather {}: Weather forecast for a city." in lines
+    assert lines[-1].endswith(CLOSING_RULE) and tool_rules([]) == ""
+    assert signature(CALC) == '{"expression": string (Arithmetic)}'
+    optional = {"properties": {"id": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}
+    assert signature(optional) == '{"id"?: string}'
+
+
+def test_now_line_comes_from_the_clock_in_its_zone() -> None:
+    clock = ManualClock(datetime(2030, 11, 25, 15, 7, tzinfo=ZoneInfo("America/Chicago")))
+    assert now_text(clock) == "Monday, November 25, 2030, 3:07 PM CST"
+    message = PromptBuilder().user_message("What time is it?", ["I like tea."], now_text(clock))
+    assert message.content.startswith("What the user told you before")
+    assert message.content.endswith("What time is it?\n\n(Now: Monday, November 25, 2030, 3:07 PM CST.)")
+    system = PromptBuilder().build("hi", tools=[ToolSpec("calculate", "Math.", CALC)])[0].content
+    assert "- calculate" in system and system == PromptBuilder().system_text([ToolSpec("calculate", "Math.", CALC)])
