@@ -9,7 +9,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.tars-installed
 APP_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard apps/*/pyproject.toml))
 PYPROJECTS := packages/tars-core/pyproject.toml $(wildcard apps/*/pyproject.toml)
-SYSTEM_PACKAGES := mosquitto mosquitto-clients libportaudio2 espeak-ng sox docker-compose pulseaudio pulseaudio-utils libasound2-plugins chromium
+SYSTEM_PACKAGES := mosquitto mosquitto-clients libportaudio2 espeak-ng sox docker-compose pulseaudio pulseaudio-utils libasound2-plugins libspeexdsp1 chromium
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 # llama-cpp-python builds from source; a native build crashes on some CPUs (AMX kernels).
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
