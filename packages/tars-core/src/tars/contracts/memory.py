@@ -14,6 +14,8 @@ Role = Literal["user", "assistant", "fact", "note"]
 class MemoryFilter(Payload):
     site_id: str | None = None
     role: Role | None = None
+    roles: list[Role] | None = None
+    """Any of these roles (the llm asks for what the user said, never for assistant replies)."""
     since: float | None = None
     until: float | None = None
 
