@@ -19,7 +19,8 @@ class DuplexSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    mode: Literal["half", "full"] = "half"
+    mode: Literal["half", "full", "aec"] = "half"
+    """"aec": full duplex on sites whose microphone is echo-cancelled, half on the others."""
     tail_s: float = Field(default=0.3, ge=0.0, description="keep dropping after TTS ends")
     idle_s: float = Field(
         default=8.0, gt=0.0,
@@ -44,6 +45,8 @@ class DuplexPolicy:
     def __init__(self, settings: DuplexSettings | None = None) -> None:
         self.settings = settings or DuplexSettings()
         self._sites: dict[str, _SiteState] = {}
+        self.cancelled: set[str] = set()
+        """Sites whose microphone audio is echo-cancelled (heard while TTS speaks in "aec")."""
 
     def _site(self, site_id: str) -> _SiteState:
         return self._sites.setdefault(site_id, _SiteState())
@@ -100,4 +103,7 @@ class DuplexPolicy:
         """Drop audio from ``site_id`` now: muted, or half duplex while TTS speaks (+ tail)."""
         if self.is_muted(site_id):
             return True
-        return self.settings.mode == "half" and self.tts_speaking(site_id, now=now)
+        mode = self.settings.mode
+        if mode == "full" or (mode == "aec" and site_id in self.cancelled):
+            return False
+        return self.tts_speaking(site_id, now=now)

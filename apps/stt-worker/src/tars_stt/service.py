@@ -20,6 +20,7 @@ from tars.contracts.stt import SttControl, SttState
 from tars.contracts.tts import TtsStatus
 from tars.contracts.wake import WakeEvent
 from tars.runtime import BusError, Inbound, ModelExecutor, Service
+from tars_stt.aecrun import EchoCancelling
 from tars_stt.duplex import DuplexPolicy
 from tars_stt.endpointer import (
     Endpointer,
@@ -78,6 +79,8 @@ class SttWorker:
         self.tts_instance: str | None = None
         self._errors: OrderedDict[str, tuple[float, int]] = OrderedDict()
         self.vad = WebRtcVad(settings.vad_aggressiveness, 30)
+        self.aec: EchoCancelling | None = None
+        """The local microphone's echo canceller (``duplex_mode = "aec"``)."""
 
     @property
     def published_finals(self) -> int:
@@ -95,6 +98,9 @@ class SttWorker:
                    topic=T.SYSTEM_STATUS.topic(service=self.settings.tts_service))
         svc.handle(T.WAKE_EVENT, self.on_wake)
         svc.handle(T.STT_CONTROL, self.on_control)
+        if self.aec is not None:
+            svc.handle(T.AUDIO_REF, self.aec.on_ref,
+                       topic=T.AUDIO_REF.topic(site=self.settings.site_id))
         svc.on_start(self.publish_state)
 
     # -- audio in ------------------------------------------------------------------------------
@@ -282,6 +288,8 @@ class SttWorker:
             self.engine.tts_started(site, st.text)
         elif st.event == "ended":
             self.engine.tts_ended(site, st.text)
+            if self.aec is not None and site == self.settings.site_id:
+                self.aec.report()
         else:
             self.engine.duplex.tts_activity(site)
             if st.text:
@@ -325,6 +333,10 @@ class SttWorker:
         seq, t, bus_ok = 0, 0.0, True
         try:
             async for frame in source.frames():
+                if self.aec is not None:  # the echo-cancelled microphone is the microphone
+                    frame = await self.aec.cancel(frame, time.time())
+                    if not frame.size:
+                        continue
                 self.accept(site, frame, t, time.time())
                 try:
                     await self.service.publish(T.AUDIO_MIC, AudioFrame(seq=seq, audio_time_s=t),
@@ -379,11 +391,16 @@ async def setup(settings: Settings, service: Service,
     model = transcriber or WhisperTranscriber(settings.whisper())
     await executor.run(model.load)
     worker = SttWorker(settings, service, make_engine(settings, model), executor)
+    source = local_source(settings)
+    if source is not None and settings.duplex_mode == "aec":
+        worker.aec = await EchoCancelling.open(settings.aec())
+        if worker.aec is not None:
+            worker.engine.duplex.cancelled.add(settings.site_id)
+            service.add_cleanup(worker.aec.close)
     worker.register()
     desc = model.describe()
     service.models = {"stt": str(desc.get("model", "")), "engine": str(desc.get("engine", ""))}
     service.capabilities = ["stt.final", "stt.partial", "audio.mic.consume", "stt.transcription"]
-    source = local_source(settings)
     if source is not None:
         service.capabilities.append("audio.mic.publish")
         site = settings.site_id

@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, field_validator
 
 from tars.runtime.settings import CoreSettings
+from tars_stt.aec import AecSettings
 from tars_stt.duplex import DuplexSettings
 from tars_stt.endpointer import EndpointerSettings
 from tars_stt.filters import EchoSettings
@@ -36,7 +37,18 @@ class Settings(CoreSettings):
     end_silence_s: float = Field(default=0.5, gt=0.0)
     max_utterance_s: float = Field(default=15.0, gt=1.0)
     partial_interval_s: float = Field(default=1.5, ge=0.0)
-    duplex_mode: Literal["half", "full"] = "half"
+    duplex_mode: Literal["half", "full", "aec"] = Field(
+        default="half", description='"half": deaf while the site speaks; "full": always '
+        'listening; "aec": always listening to the local microphone, echo-cancelled against '
+        "what the speaker played (libspeexdsp; half duplex without it, and for other sites)",
+    )
+    aec_filter_ms: int = Field(default=300, ge=50, le=1000, description="longest echo path")
+    aec_lead_s: float = Field(
+        default=0.05, ge=0.0, le=0.5, description="the speaker reference is read this much "
+        "after the microphone's estimated capture time (margin for a late estimate)")
+    aec_mic_delay_s: float = Field(default=0.0, ge=0.0, le=1.0,
+                                   description="input latency the device does not report")
+    aec_suppress: bool = Field(default=True, description="residual echo suppression (speex)")
     duplex_tail_s: float = Field(default=0.3, ge=0.0)
     echo_window_s: float = Field(default=8.0, gt=0.0)
     echo_threshold: float = Field(default=80.0, ge=0.0, le=100.0)
@@ -105,6 +117,10 @@ class Settings(CoreSettings):
     def duplex(self) -> DuplexSettings:
         return DuplexSettings(mode=self.duplex_mode, tail_s=self.duplex_tail_s,
                               idle_s=self.duplex_idle_s)
+
+    def aec(self) -> AecSettings:
+        return AecSettings(filter_ms=self.aec_filter_ms, lead_s=self.aec_lead_s,
+                           mic_delay_s=self.aec_mic_delay_s, suppress=self.aec_suppress)
 
     def echo(self) -> EchoSettings:
         return EchoSettings(window_s=self.echo_window_s, threshold=self.echo_threshold)

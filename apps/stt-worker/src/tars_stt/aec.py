@@ -1,0 +1,208 @@
+"""Acoustic echo cancellation: a ctypes binding of libspeexdsp's echo canceller, fed by wall clock."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from tars.audio import SAMPLE_RATE
+from tars_stt.refring import ReferenceRing
+
+Int16Array = npt.NDArray[np.int16]
+
+SPEEX_ECHO_SET_SAMPLING_RATE = 24
+SPEEX_PREPROCESS_SET_DENOISE = 0
+SPEEX_PREPROCESS_SET_ECHO_STATE = 24
+_SHORTS = ctypes.POINTER(ctypes.c_int16)
+
+
+class AecUnavailable(RuntimeError):
+    """libspeexdsp cannot be loaded: echo cancellation is off."""
+
+
+_LIB: ctypes.CDLL | None = None
+
+
+def speexdsp() -> ctypes.CDLL:
+    """The loaded library with its prototypes; raises AecUnavailable (one clear line)."""
+    global _LIB
+    if _LIB is not None:
+        return _LIB
+    name = ctypes.util.find_library("speexdsp")
+    if name is None:
+        raise AecUnavailable("libspeexdsp not found (Debian package libspeexdsp1)")
+    try:
+        lib = ctypes.CDLL(name)
+        lib.speex_echo_state_init.restype = ctypes.c_void_p
+        lib.speex_echo_state_init.argtypes = [ctypes.c_int, ctypes.c_int]
+        lib.speex_echo_state_destroy.argtypes = [ctypes.c_void_p]
+        lib.speex_echo_state_reset.argtypes = [ctypes.c_void_p]
+        lib.speex_echo_ctl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+        lib.speex_echo_cancellation.argtypes = [ctypes.c_void_p, _SHORTS, _SHORTS, _SHORTS]
+        lib.speex_preprocess_state_init.restype = ctypes.c_void_p
+        lib.speex_preprocess_state_init.argtypes = [ctypes.c_int, ctypes.c_int]
+        lib.speex_preprocess_state_destroy.argtypes = [ctypes.c_void_p]
+        lib.speex_preprocess_ctl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+        lib.speex_preprocess_run.argtypes = [ctypes.c_void_p, _SHORTS]
+    except (OSError, AttributeError) as exc:
+        raise AecUnavailable(f"cannot load {name}: {exc}") from exc
+    _LIB = lib
+    return lib
+
+
+def _ptr(a: Int16Array) -> ctypes._Pointer[ctypes.c_int16]:
+    return a.ctypes.data_as(_SHORTS)
+
+
+class SpeexEchoCanceller:
+    """One speex echo state (+ optional residual echo suppressor); frames of ``frame_size``."""
+
+    def __init__(self, frame_size: int = 320, filter_length: int = 4800, *,
+                 rate: int = SAMPLE_RATE, suppress: bool = True) -> None:
+        self._lib = speexdsp()
+        self.frame_size = frame_size
+        self._st = self._lib.speex_echo_state_init(frame_size, filter_length)
+        if not self._st:
+            raise AecUnavailable("speex_echo_state_init failed")
+        r = ctypes.c_int(rate)
+        self._lib.speex_echo_ctl(self._st, SPEEX_ECHO_SET_SAMPLING_RATE, ctypes.byref(r))
+        self._pp: int | None = None
+        if suppress:
+            self._pp = self._lib.speex_preprocess_state_init(frame_size, rate)
+            off = ctypes.c_int(0)
+            self._lib.speex_preprocess_ctl(self._pp, SPEEX_PREPROCESS_SET_DENOISE, ctypes.byref(off))
+            self._lib.speex_preprocess_ctl(self._pp, SPEEX_PREPROCESS_SET_ECHO_STATE,
+                                           ctypes.c_void_p(self._st))
+        self._out = np.zeros(frame_size, dtype=np.int16)
+
+    def process(self, rec: Int16Array, play: Int16Array) -> Int16Array:
+        """The microphone frame ``rec`` with the echo of ``play`` (same length) removed."""
+        if self._st is None:
+            raise RuntimeError("echo canceller closed")
+        rec = np.ascontiguousarray(rec, dtype=np.int16)
+        play = np.ascontiguousarray(play, dtype=np.int16)
+        if rec.size != self.frame_size or play.size != self.frame_size:
+            raise ValueError(f"frames of {self.frame_size} samples expected")
+        out = np.empty(self.frame_size, dtype=np.int16)
+        self._lib.speex_echo_cancellation(self._st, _ptr(rec), _ptr(play), _ptr(out))
+        if self._pp is not None:
+            self._lib.speex_preprocess_run(self._pp, _ptr(out))
+        return out
+
+    def reset(self) -> None:
+        if self._st is not None:
+            self._lib.speex_echo_state_reset(self._st)
+
+    def close(self) -> None:
+        if self._pp is not None:
+            self._lib.speex_preprocess_state_destroy(self._pp)
+            self._pp = None
+        if self._st is not None:
+            self._lib.speex_echo_state_destroy(self._st)
+            self._st = None
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class AecSettings(BaseModel):
+    """Knobs of the echo canceller (``[stt] aec_*``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    frame_ms: int = Field(default=20, ge=10, le=40)
+    filter_ms: int = Field(default=300, ge=50, le=1000, description="longest echo path covered")
+    lead_s: float = Field(
+        default=0.05, ge=0.0, le=0.5, description="the reference is read this much after the "
+        "microphone frame's estimated capture time, so that an estimate late by up to this much "
+        "still sees the reference before its echo (the filter covers filter_ms of delay)")
+    mic_delay_s: float = Field(default=0.0, ge=0.0, le=1.0,
+                               description="input latency the device does not report")
+    suppress: bool = Field(default=True, description="speex residual echo suppression")
+
+
+@dataclass
+class AecStats:
+    """Energy in and out while the speaker played (for echo return loss enhancement)."""
+
+    frames: int = 0
+    echo_frames: int = 0
+    in_energy: float = 0.0
+    out_energy: float = 0.0
+
+    @property
+    def erle_db(self) -> float | None:
+        if self.out_energy <= 0 or self.in_energy <= 0:
+            return None
+        return float(10 * np.log10(self.in_energy / self.out_energy))
+
+
+class MicCanceller:
+    """A microphone stream in, the same stream echo-cancelled out (a frame or two later: one to
+    fill a frame, one more with the residual echo suppressor).
+
+    ``feed(chunk, arrived)`` takes a chunk as it arrives from the device (``arrived`` = wall
+    clock); the capture time of each sample is estimated from the steadiest arrivals (a windowed
+    minimum of arrival minus stream position) and the speaker reference is read from the ring at
+    that time plus ``lead_s``. Use from one thread only.
+    """
+
+    def __init__(self, settings: AecSettings | None = None, *, rate: int = SAMPLE_RATE,
+                 ring: ReferenceRing | None = None) -> None:
+        self.settings = s = settings or AecSettings()
+        self.rate = rate
+        self.frame = rate * s.frame_ms // 1000
+        self.speex = SpeexEchoCanceller(self.frame, rate * s.filter_ms // 1000, rate=rate,
+                                        suppress=s.suppress)
+        self.ring = ring or ReferenceRing(rate=rate)
+        self.stats = AecStats()
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._fed = 0  # samples fed so far (stream position of the end of _pending)
+        self._offsets: deque[float] = deque(maxlen=300)  # ~10 s of 30 ms chunks
+
+    def add_reference(self, ts: float, samples: Int16Array, rate: int) -> None:
+        self.ring.write(ts, samples, rate)
+
+    def capture_ts(self, position: int) -> float:
+        """Estimated wall time at which stream sample ``position`` was captured."""
+        base = min(self._offsets) if self._offsets else 0.0
+        return base + position / self.rate - self.settings.mic_delay_s
+
+    def feed(self, chunk: Int16Array, arrived: float) -> Int16Array:
+        """Cancel the echo in ``chunk``; returns the cancelled samples ready so far."""
+        self._fed += int(chunk.size)
+        self._offsets.append(arrived - self._fed / self.rate)
+        pending = np.concatenate([self._pending, chunk.astype(np.int16, copy=False)])
+        start = self._fed - pending.size
+        n = pending.size // self.frame
+        outs: list[Int16Array] = []
+        for k in range(n):
+            rec = pending[k * self.frame:(k + 1) * self.frame]
+            ts = self.capture_ts(start + k * self.frame) + self.settings.lead_s
+            play = self.ring.read(ts, self.frame)
+            out = self.speex.process(rec, play)
+            self._account(rec, play, out)
+            outs.append(out)
+        self._pending = pending[n * self.frame:].copy()
+        return np.concatenate(outs) if outs else np.zeros(0, dtype=np.int16)
+
+    def _account(self, rec: Int16Array, play: Int16Array, out: Int16Array) -> None:
+        st = self.stats
+        st.frames += 1
+        if np.abs(play).max(initial=0) > 100:
+            st.echo_frames += 1
+            st.in_energy += float(np.square(rec, dtype=np.float64).sum())
+            st.out_energy += float(np.square(out, dtype=np.float64).sum())
+
+    def close(self) -> None:
+        self.speex.close()
+
+
+__all__ = ["AecSettings", "AecStats", "AecUnavailable", "MicCanceller", "SpeexEchoCanceller",
+           "speexdsp"]
