@@ -18,7 +18,8 @@ FROM base AS reqs
 COPY packages /src/packages
 COPY apps /src/apps
 COPY config/docker/deps.py /src/deps.py
-RUN python3 /src/deps.py /src > /requirements.txt \
+RUN python3 /src/deps.py --source-builds /src > /source-builds.txt \
+ && python3 /src/deps.py --rest /src > /requirements.txt \
  && python3 /src/deps.py --no-deps /src > /no-deps.txt
 
 # Dependencies only: cached until a requirement or a pin changes. llama-cpp-python builds from
@@ -34,13 +35,15 @@ RUN apt-get update \
       > /usr/local/share/ca-certificates/extra.crt && update-ca-certificates >/dev/null; fi
 ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt
 COPY config/constraints.txt /tmp/constraints.txt
-COPY --from=reqs /requirements.txt /no-deps.txt /tmp/
+COPY --from=reqs /source-builds.txt /tmp/
 RUN python3 -m venv /opt/venv \
  && CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-    pip install -c /tmp/constraints.txt -r /tmp/requirements.txt \
- && pip install --no-deps -r /tmp/no-deps.txt \
- && find /opt/venv -name __pycache__ -prune -exec rm -rf {} + \
+    pip install -c /tmp/constraints.txt -r /tmp/source-builds.txt \
  && rm -rf /opt/venv/lib/python3*/site-packages/llama_cpp/lib/*.a
+COPY --from=reqs /requirements.txt /no-deps.txt /tmp/
+RUN pip install -c /tmp/constraints.txt -r /tmp/source-builds.txt -r /tmp/requirements.txt \
+ && pip install --no-deps -r /tmp/no-deps.txt \
+ && find /opt/venv -name __pycache__ -prune -exec rm -rf {} +
 
 FROM base
 COPY --from=deps /opt/venv /opt/venv

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from compose import BROKER, Project, free_port, host_override, inspect, loopback_conf, new_passwords
+from compose_project import BROKER, Project, free_port, host_override, inspect, loopback_conf, new_passwords
 
 from tars.audio.pcm import write_wav
 from tars.contracts import topics as T

@@ -91,7 +91,10 @@ class Project:
         return data
 
     def services(self) -> list[str]:
-        return self.run("config", "--services").stdout.split()
+        """The services `up` starts: those without a profile, or in one of ours (compose 1.29's
+        `config --services` lists every profile's too)."""
+        return sorted(name for name, svc in self.resolved()["services"].items()
+                      if not svc.get("profiles") or set(svc["profiles"]) & set(self.profiles))
 
     def container(self, service: str) -> str:
         return self.run("ps", "-q", service).stdout.strip()
