@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from collections.abc import AsyncIterator
@@ -44,7 +45,9 @@ class _Receiver:
         self.headers: dict[bytes, bytes] = {}
         self.name = ""
         self.out: IO[bytes] | None = None
+        self.finished_file: IO[bytes] | None = None
         self.value = bytearray()
+        self.pending = bytearray()
         self.ended = False
 
     def on_part_begin(self) -> None:
@@ -78,7 +81,7 @@ class _Receiver:
             if self.upload.size > self.limit:
                 raise TooLarge(f"the file is larger than {self.limit // (1024 * 1024)} MB",
                                param=self.file_field, code="file_too_large")
-            self.out.write(data[start:end])
+            self.pending += data[start:end]
         else:
             self.value += data[start:end]
             if len(self.value) > MAX_FIELD_BYTES:
@@ -86,7 +89,7 @@ class _Receiver:
 
     def on_part_end(self) -> None:
         if self.out is not None:
-            self.out.close()
+            self.finished_file = self.out
             self.out = None
         elif self.name:
             self.upload.fields[self.name] = self.value.decode("utf-8", "replace")
@@ -94,10 +97,21 @@ class _Receiver:
     def on_end(self) -> None:
         self.ended = True
 
+    def flush(self) -> None:
+        """Write what the parser passed on (called off the event loop); close a finished file."""
+        target = self.out or self.finished_file
+        if target is not None and self.pending:
+            target.write(self.pending)
+            self.pending = bytearray()
+        if self.finished_file is not None:
+            self.finished_file.close()
+            self.finished_file = None
+
     def close(self) -> None:
-        if self.out is not None:
-            self.out.close()
-            self.out = None
+        for f in (self.out, self.finished_file):
+            if f is not None:
+                f.close()
+        self.out = self.finished_file = None
 
 
 def boundary_of(content_type: str) -> bytes:
@@ -128,7 +142,10 @@ async def receive_upload(content_type: str, content_length: str | None, chunks: 
     try:
         async for chunk in chunks:
             parser.write(chunk)
+            if receiver.pending or receiver.finished_file is not None:
+                await asyncio.to_thread(receiver.flush)  # disk writes stay off the event loop
         parser.finalize()
+        await asyncio.to_thread(receiver.flush)
         if not receiver.ended:
             raise BadRequest("the upload is truncated (the multipart body has no end)", code="truncated")
     except BaseException as exc:
