@@ -134,13 +134,16 @@ async def test_turn_results_are_remembered_selectively(client: MemoryClient) -> 
                                             path="error", reason="llm offline"))
     await publish(T.TURN_RESULT, TurnResult(text="tell me a long story", reply="Once upon",
                                             path="llm", reason="barge_in"))
+    await publish(T.TURN_RESULT, TurnResult(text="What is 29 times 31?", reply="899.",
+                                            path="llm", reason="completed"))
     for _ in range(100):  # turn ingestion has no reply: poll the count
-        if (await client.count())["count"] >= 4:
+        if (await client.count())["count"] >= 2:
             break
         await asyncio.sleep(0.05)
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.2)
     stats = await client.count()
-    assert (stats["count_user"], stats["count_assistant"]) == (3, 1)
+    # the user's statements only: no reply, no question, no intent turn
+    assert (stats["count_user"], stats["count_assistant"]) == (2, 0)
     hits = (await client.recall("sister Alice Lisbon", k=1)).payload.hits
     assert hits[0].role == "user" and hits[0].site_id == "kitchen" and hits[0].source == "turn"
     assert not [h for h in (await client.recall("what time is it", threshold=0.9)).payload.hits]
@@ -171,3 +174,13 @@ async def test_character_retained_updated_persisted(broker: InMemoryBroker, tmp_
         assert data["traits"]["humour"] == 60 and "The user is Ada." in data["facts"]
     finally:
         await again.stop()
+
+
+def test_questions_and_commands_are_not_statements() -> None:
+    from tars_memory.turns import is_request
+
+    for text in ["What is 29 times 31?", "how are you", "Set a timer for 5 minutes",
+                 "turn the volume down", "is it raining", "Tell me a joke."]:
+        assert is_request(text), text
+    for text in ["My sister is called Ada.", "I like green tea", "the boiler code is 42"]:
+        assert not is_request(text), text

@@ -13,7 +13,7 @@ from tars.contracts import topics as T
 from tars.contracts.character import Character
 from tars.contracts.health import Status
 from tars.contracts.llm import LlmCancel, LlmRequest, LlmResponse, LlmStreamChunk
-from tars.contracts.memory import MemoryQuery, MemoryResults
+from tars.contracts.memory import MemoryFilter, MemoryQuery, MemoryResults
 from tars.contracts.tools import ToolCall, ToolRegistry, ToolResult
 from tars.runtime import (
     ConfigError,
@@ -41,6 +41,8 @@ log = logging.getLogger("tars_llm.service")
 
 ERROR_TEXT = "Sorry, my language model is not answering right now."
 BUSY_TEXT = "I'm still busy with another question. Ask me again in a moment."
+RAG_ROLES = ("user", "fact", "note")
+"""Memories a turn may be given: what users said or asked to keep, not the assistant's replies."""
 CANCEL_GRACE_S = 0.5
 """After a cancel, how long the model may take to stop by itself before its task is cancelled."""
 
@@ -247,8 +249,11 @@ class LlmWorker:
         """Memories relevant to the request; [] when memory is offline, slow or failing."""
         if not self.memory_online:
             return []
+        # scoped to this site, and only what people said: never an assistant reply
+        scope = MemoryFilter(site_id=msg.site_id or self.settings.site_id,
+                             roles=list(RAG_ROLES))
         query = MemoryQuery(text=msg.payload.text, k=self.settings.rag_k,
-                            threshold=self.settings.rag_min_score)
+                            threshold=self.settings.rag_min_score, filter=scope)
         try:
             reply = await until_cancelled(turn, self.memory.request(
                 query, correlation_id=msg.correlation_id, site_id=msg.site_id))
@@ -258,7 +263,8 @@ class LlmWorker:
         if reply.payload.error:
             log.warning("answering without memory: %s", reply.payload.error)
             return []
-        hits = [h for h in reply.payload.hits if h.score >= self.settings.rag_min_score]
+        hits = [h for h in reply.payload.hits
+                if h.score >= self.settings.rag_min_score and h.role in RAG_ROLES]
         return [h.text for h in hits]
 
     async def call_tool(self, msg: Inbound[LlmRequest], turn: Turn, name: str,

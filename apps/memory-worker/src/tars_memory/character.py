@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import CharacterError
+from .files import private_file
 
 
 class CharacterProfile(BaseModel):
@@ -62,7 +63,7 @@ class CharacterRepository:
     """The current profile = TOML defaults + overrides stored in a SQLite table."""
 
     def __init__(self, db_path: Path, defaults: Path | None = None) -> None:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(db_path)
         self._defaults = defaults
         self._conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")

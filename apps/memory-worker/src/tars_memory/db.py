@@ -10,6 +10,7 @@ from typing import Self
 import numpy as np
 import numpy.typing as npt
 
+from .files import private_file
 from .records import MemoryFilter, MemoryRecord, NewMemory, normalize_text
 
 Vectors = npt.NDArray[np.float32]
@@ -57,6 +58,9 @@ def filter_sql(flt: MemoryFilter | None) -> tuple[str, list[object]]:
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
+        if flt.roles is not None:
+            clauses.append(f"role IN ({','.join('?' * len(flt.roles))})" if flt.roles else "0")
+            params.extend(flt.roles)
         if flt.since is not None:
             clauses.append("time >= ?")
             params.append(flt.since)
@@ -73,7 +77,7 @@ class MemoryDB:
     """Thin typed wrapper over one SQLite file in WAL mode (no pickle, vectors as BLOBs)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")

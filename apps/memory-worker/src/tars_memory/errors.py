@@ -4,6 +4,7 @@
     ├── EmbedderError            model missing, not loaded, or failed to run
     ├── StoreClosedError         the store was used after close()
     ├── DimensionMismatchError   stored vectors do not match the configured model
+    ├── StorageError             the data directory refused a write (read-only, full...)
     └── CharacterError           character profile file or update is invalid
 """
 
@@ -35,6 +36,10 @@ class DimensionMismatchError(MemoryEngineError):
         self.stored_dim = stored_dim
         self.model = model
         self.dim = dim
+
+
+class StorageError(MemoryEngineError):
+    """A write was not committed: the disk is read-only, full or failing. Nothing was stored."""
 
 
 class CharacterError(MemoryEngineError):

@@ -63,11 +63,14 @@ class MemoryFilter:
     since: float | None = None
     until: float | None = None
     contains: str | None = None
+    roles: tuple[str, ...] | None = None
+    """Any of these roles (with ``role``, both must hold)."""
 
     def is_empty(self) -> bool:
         """True when the filter matches every memory."""
         return all(
-            v is None for v in (self.site, self.role, self.since, self.until, self.contains)
+            v is None
+            for v in (self.site, self.role, self.since, self.until, self.contains, self.roles)
         )
 
 

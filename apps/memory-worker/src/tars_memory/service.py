@@ -6,9 +6,11 @@ import asyncio
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from tars.contracts import memory as bus
 from tars.contracts import topics as T
+from tars.contracts.health import Status
 from tars.contracts.memory import (
     MemoryAck,
     MemoryForget,
@@ -25,7 +27,7 @@ from .batching import EmbedBatcher
 from .bert import make_embedder
 from .character import CharacterRepository
 from .embedder import Embedder
-from .errors import MemoryEngineError
+from .errors import MemoryEngineError, StorageError
 from .persona import Persona, defaults_file
 from .records import MemoryFilter, MemoryHit, NewMemory
 from .settings import Settings
@@ -47,7 +49,8 @@ def to_filter(flt: bus.MemoryFilter | None, contains: str | None = None) -> Memo
     if flt.since is not None and flt.until is not None and flt.since > flt.until:
         raise QueryRejected("filter.since is after filter.until")
     return MemoryFilter(site=flt.site_id, role=flt.role, since=flt.since, until=flt.until,
-                        contains=contains or None)
+                        contains=contains or None,
+                        roles=tuple(flt.roles) if flt.roles is not None else None)
 
 
 def to_hit(hit: MemoryHit) -> bus.MemoryHit:
@@ -76,7 +79,31 @@ class MemoryWorker:
         self.settings = settings
         self.memory = memory
         self.store = store
-        self.counts = {"queries": 0, "ingested": 0, "turns": 0, "forgotten": 0, "refused": 0}
+        self.counts = {"queries": 0, "ingested": 0, "turns": 0, "forgotten": 0, "refused": 0,
+                       "storage_errors": 0}
+        self.storage_problem: str | None = None
+        """Why the last write failed, until a write succeeds again (also in the status)."""
+
+    async def storage(self, exc: MemoryEngineError | None, msg: Inbound[Any]) -> None:
+        """After a write: a StorageError is reported on tars/system/error and in the status
+        (once per problem); the first successful write after one clears the status."""
+        if not isinstance(exc, StorageError):
+            if exc is None and self.storage_problem is not None:
+                self.storage_problem = None
+                log.info("storage writable again")
+                await self._status(None)
+            return
+        self.counts["storage_errors"] += 1
+        await self.service.report_error("dependency", f"storage: {exc}", topic=msg.topic,
+                                        correlation_id=msg.correlation_id)
+        if self.storage_problem is None:
+            self.storage_problem = str(exc)
+            await self._status(f"storage: {exc}"[:300])
+
+    async def _status(self, reason: str | None) -> None:
+        await self.service.publish(T.SYSTEM_STATUS, Status(state="online", instance=self.service.instance,
+                                                           reason=reason),
+                                   params={"service": self.service.name})
 
     async def on_query(self, msg: Inbound[MemoryQuery]) -> None:
         q = msg.payload
@@ -111,7 +138,9 @@ class MemoryWorker:
         except MemoryEngineError as exc:
             log.error("ingest failed: %s", exc)
             await self.service.reply(msg, T.MEMORY_ACK, MemoryAck(op="ingest", error=str(exc)))
+            await self.storage(exc, msg)
             return
+        await self.storage(None, msg)  # the ack below follows the committed transaction
         self.counts["ingested"] += len(added.ids)
         ack = MemoryAck(op="ingest", count=len(added.ids), ids=list(added.ids),
                         stats={"skipped_duplicate": added.skipped_duplicate,
@@ -128,7 +157,9 @@ class MemoryWorker:
             added = await self.memory.remember(items)
         except MemoryEngineError as exc:
             log.error("turn %s not remembered: %s", msg.correlation_id[:8], exc)
+            await self.storage(exc, msg)
             return
+        await self.storage(None, msg)
         self.counts["turns"] += 1
         self.counts["ingested"] += len(added.ids)
         log.debug("turn %s: stored %d memories", msg.correlation_id[:8], len(added.ids))
@@ -150,6 +181,8 @@ class MemoryWorker:
                                         "or all")
         except (QueryRejected, MemoryEngineError) as exc:
             error = str(exc)
+            if isinstance(exc, StorageError):
+                await self.storage(exc, msg)
         self.counts["forgotten"] += count
         await self.service.reply(msg, T.MEMORY_ACK, MemoryAck(op="forget", count=count, error=error))
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
@@ -16,7 +18,7 @@ import numpy.typing as npt
 from .config import StoreConfig
 from .db import MemoryDB
 from .embedder import Embedder, normalize_rows
-from .errors import DimensionMismatchError, EmbedderError, StoreClosedError
+from .errors import DimensionMismatchError, EmbedderError, StorageError, StoreClosedError
 from .index import HnswIndex, Manifest
 from .records import (
     AddResult,
@@ -31,6 +33,15 @@ from .records import (
 log = logging.getLogger(__name__)
 Vectors = npt.NDArray[np.float32]
 DB_FILE, INDEX_FILE, MANIFEST_FILE = "memory.sqlite3", "index.hnsw", "index.manifest.json"
+
+
+@contextlib.contextmanager
+def committing(what: str) -> Iterator[None]:
+    """Turn a refused write (read-only or full disk, I/O error) into StorageError."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        raise StorageError(f"{what} not stored: {exc}") from exc
 
 
 @runtime_checkable
@@ -206,7 +217,10 @@ class HnswMemoryStore:
         if self._pending == 0:
             self._oldest_pending = now
         self._pending += n
-        self.flush_if_due()
+        try:
+            self.flush_if_due()
+        except OSError as exc:  # the rows are committed; the index is reconciled at open
+            log.warning("index not saved (%s): it will be rebuilt from the database", exc)
 
     def flush_if_due(self) -> bool:
         """Save the index if enough changes or time accumulated; return whether it saved."""
@@ -284,7 +298,8 @@ class HnswMemoryStore:
             if not fresh:
                 return AddResult((), dup, short)
             vectors = self._embed([it.text for it, _ in fresh])
-            ids = self._db.insert(fresh, vectors)
+            with committing(f"{len(fresh)} memories"):
+                ids = self._db.insert(fresh, vectors)
             self._index.add(ids, vectors)
             self._live += len(ids)
             self._changed(len(ids))
@@ -362,7 +377,8 @@ class HnswMemoryStore:
         """Delete memories by id; return how many existed."""
         with self._lock:
             self._check_open()
-            gone = self._db.delete(list(ids))
+            with committing("the deletion"):
+                gone = self._db.delete(list(ids))
             self._index.delete(gone)
             self._live -= len(gone)
             self._changed(len(gone))
@@ -383,8 +399,12 @@ class HnswMemoryStore:
         """Delete every memory and start a fresh index; return how many were deleted."""
         with self._lock:
             self._check_open()
-            n = self._db.delete_all()
+            with committing("the wipe"):
+                n = self._db.delete_all()
             self._live = 0
             self._index = HnswIndex(self._dim, self._config.index)
-            self._save(self._index)
+            try:
+                self._save(self._index)
+            except OSError as exc:  # committed; a stale index is reconciled at open
+                log.warning("index not saved after the wipe (%s)", exc)
             return n

@@ -8,7 +8,13 @@ from pydantic import BaseModel
 
 from tars.contracts import topics as T
 from tars.contracts.health import Status
-from tars.contracts.memory import MemoryAck, MemoryIngest, MemoryQuery, MemoryResults
+from tars.contracts.memory import (
+    MemoryAck,
+    MemoryFilter,
+    MemoryIngest,
+    MemoryQuery,
+    MemoryResults,
+)
 from tars.runtime import Inbound, Requester, RequestError, Service
 from tars_tools.builtins import RecallArgs, RememberArgs, call_context
 from tars_tools.errors import ToolExecutionError, ToolUnavailableError
@@ -70,7 +76,10 @@ class MemoryBridge:
         return ToolResult("I'll remember that.", {"ids": ack.ids})
 
     async def recall(self, args: RecallArgs) -> ToolResult:
-        results = await self._ask(self.query, MemoryQuery(text=args.query, k=args.limit))
+        site = call_context().site or None  # this site's memories, never a reply as a fact
+        scope = MemoryFilter(site_id=site, roles=["user", "fact", "note"])
+        results = await self._ask(self.query, MemoryQuery(text=args.query, k=args.limit,
+                                                          filter=scope))
         if results.error:
             raise ToolExecutionError(f"memory search failed: {results.error}")
         if not results.hits:
