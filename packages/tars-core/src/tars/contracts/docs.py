@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tars.contracts.envelope import SCHEMA_VERSION, Envelope
-from tars.contracts.topics import ALL
+from tars.contracts.topics import ALL, TopicSpec
 
 
 def _fields(model: type) -> str:
@@ -13,6 +13,14 @@ def _fields(model: type) -> str:
 
 def _roles(roles: tuple[str, ...]) -> str:
     return ", ".join(roles) or "cli"
+
+
+def _subscribers(spec: TopicSpec) -> str:
+    """Subscriber roles; a pooled one marked ``(shared)`` or ``(by site)``."""
+    def mark(role: str) -> str:
+        return (f"{role} (shared)" if role in spec.shared else f"{role} (by site)" if role in spec.by_site
+                else role)
+    return ", ".join(mark(r) for r in spec.sub) or "cli"
 
 
 def render_topics_md() -> str:
@@ -29,6 +37,10 @@ def render_topics_md() -> str:
         "writes only its own `{service}`; a satellite only its own `{site}`. Command topics are never",
         "retained, and a retained copy is ignored.",
         "",
+        "Worker pools (docs/scale.md): a subscriber marked *(shared)* subscribes through",
+        "`$share/<role>/...`, so each message reaches one instance of the role; one marked",
+        "*(by site)* handles only the sites its pool member owns (a stable hash of the site).",
+        "",
         "| topic | type | payload | fields | QoS | retained | expiry | ordered | what | publishers "
         "| subscribers |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
@@ -39,7 +51,7 @@ def render_topics_md() -> str:
             f"{spec.qos} | {'yes' if spec.retain else ''} | "
             f"{f'{spec.expiry_s:g} s' if spec.expiry_s else ''} | {'yes' if spec.ordered else ''} | "
             f"{spec.description}{' (command)' if spec.command else ''} | {_roles(spec.pub)} | "
-            f"{_roles(spec.sub)} |"
+            f"{_subscribers(spec)} |"
         )
     return "\n".join(lines) + "\n"
 

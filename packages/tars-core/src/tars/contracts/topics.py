@@ -58,6 +58,12 @@ class TopicSpec:
     """Roles that may subscribe (besides cli)."""
     command: bool = False
     """A command or request: never retained, and a retained copy is ignored by receivers."""
+    shared: tuple[str, ...] = ()
+    """Subscriber roles whose instances form a pool here: they subscribe through
+    ``$share/<role>/...``, so each message reaches exactly one instance of the role."""
+    by_site: tuple[str, ...] = ()
+    """Subscriber roles whose pool members split this topic by site (a stable hash of the site
+    over the pool size), so one site's stream stays with one instance."""
     params: tuple[str, ...] = field(default=(), init=False)
 
     def __post_init__(self) -> None:
@@ -85,16 +91,18 @@ def _t(path: str) -> str:
 
 AUDIO_MIC = TopicSpec(_t("audio/{site}/mic"), AudioFrame, "audio.frame",
                       "PCM from a site's microphone (binary frame)", qos=0, binary=True,
-                      pub=("stt", "gateway", "wyoming", SATELLITE), sub=("stt", "wake"))
+                      pub=("stt", "gateway", "wyoming", SATELLITE), sub=("stt", "wake"),
+                      by_site=("stt",))
 AUDIO_OUT = TopicSpec(_t("audio/{site}/out"), AudioFrame, "audio.frame",
                       "reply PCM for a site's speaker (binary frame)", qos=0, binary=True,
                       ordered=True, pub=("tts",), sub=("gateway", "wyoming", SATELLITE))
 AUDIO_REF = TopicSpec(_t("audio/{site}/ref"), AudioFrame, "audio.frame",
                       "PCM the site's local speaker played (echo reference; audio_time_s = "
                       "wall clock of the first sample at the DAC)", qos=0, binary=True,
-                      pub=("tts",), sub=("stt", "wake"))
+                      pub=("tts",), sub=("stt", "wake"), by_site=("stt",))
 WAKE_EVENT = TopicSpec(_t("wake/event"), WakeEvent, "wake.detected", "wake word heard",
-                       pub=("wake", "wyoming", "gateway"), sub=("router", "stt", "tts", "wyoming"))
+                       pub=("wake", "wyoming", "gateway"), sub=("router", "stt", "tts", "wyoming"),
+                       by_site=("stt", "tts"))
 STT_PARTIAL = TopicSpec(_t("stt/partial"), SttPartial, "stt.partial",
                         "interim transcript", qos=0, ordered=True, pub=("stt",),
                         sub=("router", "wyoming"))
@@ -111,10 +119,10 @@ TURN_EVENT = TopicSpec(_t("turn/event"), TurnEvent, "turn.event",
                        "turn started / stage / ended", ordered=True,
                        pub=("router",), sub=("gateway", "wyoming"))
 TURN_RESULT = TopicSpec(_t("turn/result"), TurnResult, "turn.result", "what a turn answered",
-                        pub=("router",), sub=("memory", "gateway", "wyoming"))
+                        pub=("router",), sub=("memory", "gateway", "wyoming"), shared=("memory",))
 LLM_REQUEST = TopicSpec(_t("llm/request"), LlmRequest, "llm.request",
                         "generate a reply", expiry_s=30,
-                        pub=("router",), sub=("llm",), command=True)
+                        pub=("router",), sub=("llm",), command=True, shared=("llm",))
 LLM_STREAM = TopicSpec(_t("llm/stream"), LlmStreamChunk, "llm.chunk",
                        "streamed reply text", ordered=True,
                        pub=("llm",), sub=("router", "gateway"))
@@ -131,25 +139,27 @@ TOOLS_RESULT = TopicSpec(_t("tools/result"), ToolResult, "tools.result", "a tool
                           pub=("tools",), sub=("llm",))
 MEMORY_QUERY = TopicSpec(_t("memory/query"), MemoryQuery, "memory.query",
                          "search memory", expiry_s=10,
-                         pub=("llm", "tools"), sub=("memory",), command=True)
+                         pub=("llm", "tools"), sub=("memory",), command=True, shared=("memory",))
 MEMORY_RESULTS = TopicSpec(_t("memory/results"), MemoryResults, "memory.results",
                            "search results", pub=("memory",), sub=("llm", "tools"))
 MEMORY_INGEST = TopicSpec(_t("memory/ingest"), MemoryIngest, "memory.ingest", "store a text",
-                          pub=("tools",), sub=("memory",), command=True)
+                          pub=("tools",), sub=("memory",), command=True, shared=("memory",))
 MEMORY_FORGET = TopicSpec(_t("memory/forget"), MemoryForget, "memory.forget", "delete memories",
-                          sub=("memory",), command=True)
+                          sub=("memory",), command=True, shared=("memory",))
 MEMORY_STATS = TopicSpec(_t("memory/stats"), MemoryStatsRequest, "memory.stats",
                          "ask for memory statistics (reply on memory/ack)",
-                         sub=("memory",), command=True)
+                         sub=("memory",), command=True, shared=("memory",))
 MEMORY_ACK = TopicSpec(_t("memory/ack"), MemoryAck, "memory.ack",
                        "ingest / forget / stats outcome", pub=("memory",), sub=("tools",))
 CHARACTER_CURRENT = TopicSpec(_t("character/current"), Character, "character.current",
                               "the persona in use", retain=True,
                               pub=("memory",), sub=("llm",))
 CHARACTER_UPDATE = TopicSpec(_t("character/update"), CharacterUpdate, "character.update",
-                             "change the persona", sub=("memory",), command=True)
+                             "change the persona", sub=("memory",), command=True,
+                             shared=("memory",))
 TTS_SAY = TopicSpec(_t("tts/say"), TtsSay, "tts.say", "speak text", expiry_s=30, ordered=True,
-                  pub=("router", "tools", "gateway", "wyoming"), sub=("tts",), command=True)
+                  pub=("router", "tools", "gateway", "wyoming"), sub=("tts",), command=True,
+                  by_site=("tts",))
 TTS_STATUS = TopicSpec(_t("tts/status"), TtsStatus, "tts.status",
                        "speaking started / sentence done / ended", ordered=True,
                      pub=("tts",), sub=("router", "stt", "wake", "gateway", "wyoming"))

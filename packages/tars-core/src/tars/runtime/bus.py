@@ -70,7 +70,9 @@ class Bus(Protocol):
 
 
 def topic_matches(topic_filter: str, topic: str) -> bool:
-    """MQTT filter matching with ``+`` and ``#``; ``$`` topics only match explicit filters."""
+    """MQTT filter matching with ``+`` and ``#``; ``$`` topics only match explicit filters; a
+    shared subscription matches what its topic filter matches."""
+    topic_filter = split_shared(topic_filter)[1]
     f_parts = topic_filter.split("/")
     t_parts = topic.split("/")
     if t_parts[0].startswith("$") and not f_parts[0].startswith("$"):
@@ -85,7 +87,29 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
     return len(f_parts) == len(t_parts)
 
 
+SHARE_PREFIX = "$share/"
+
+
+def shared_filter(group: str, topic_filter: str) -> str:
+    """The MQTT 5 shared subscription ``$share/<group>/<filter>``: each message matching
+    ``topic_filter`` goes to one subscriber of the group."""
+    if not group or any(c in group for c in "/+#"):
+        raise ValueError(f"bad share group {group!r}")
+    return f"{SHARE_PREFIX}{group}/{topic_filter}"
+
+
+def split_shared(topic_filter: str) -> tuple[str | None, str]:
+    """``(group, filter)`` of a shared subscription; ``(None, filter)`` for a plain one."""
+    if not topic_filter.startswith(SHARE_PREFIX):
+        return None, topic_filter
+    group, _, rest = topic_filter[len(SHARE_PREFIX):].partition("/")
+    if not group or not rest:
+        raise ValueError(f"bad shared subscription {topic_filter!r}")
+    return group, rest
+
+
 def validate_filter(topic_filter: str) -> None:
+    _, topic_filter = split_shared(topic_filter)
     if not topic_filter:
         raise ValueError("empty topic filter")
     parts = topic_filter.split("/")

@@ -7,7 +7,15 @@ import itertools
 import logging
 from dataclasses import dataclass, field
 
-from tars.runtime.bus import ConnectHook, Message, RawHandler, Will, topic_matches, validate_filter
+from tars.runtime.bus import (
+    ConnectHook,
+    Message,
+    RawHandler,
+    Will,
+    split_shared,
+    topic_matches,
+    validate_filter,
+)
 from tars.runtime.errors import BusError
 
 _ids = itertools.count(1)
@@ -20,6 +28,7 @@ class InMemoryBroker:
     def __init__(self) -> None:
         self.clients: set[InMemoryBus] = set()
         self.retained: dict[str, Message] = {}
+        self._turns: dict[str, int] = {}
 
     async def route(self, msg: Message) -> None:
         if msg.retain:
@@ -27,8 +36,19 @@ class InMemoryBroker:
                 self.retained[msg.topic] = msg
             else:
                 self.retained.pop(msg.topic, None)
+        live = Message(msg.topic, msg.payload, msg.qos, retain=False)
+        groups: dict[str, list[_MemSub]] = {}
         for client in list(self.clients):
-            client.deliver(Message(msg.topic, msg.payload, msg.qos, retain=False))
+            client.deliver(live)
+            for sub in client.subs:
+                group, flt = split_shared(sub.topic_filter)
+                if group is not None and topic_matches(client.namespace + flt, msg.topic):
+                    groups.setdefault(f"{group}/{client.namespace}{flt}", []).append(sub)
+        for key, members in sorted(groups.items()):  # a shared group: one member, round robin
+            turn = self._turns.get(key, 0)
+            self._turns[key] = turn + 1
+            chosen = members[turn % len(members)]
+            chosen.bus.enqueue(chosen, live)
 
 
 @dataclass(eq=False)
@@ -108,16 +128,22 @@ class InMemoryBus:
         validate_filter(topic_filter)
         sub = _MemSub(self, topic_filter, handler)
         self.subs.append(sub)
-        full = self.namespace + topic_filter
-        for topic, msg in list(self.broker.retained.items()):
+        group, flt = split_shared(topic_filter)
+        full = self.namespace + flt
+        for topic, msg in list(self.broker.retained.items()) if group is None else ():
             if topic_matches(full, topic):
                 self._queue.put_nowait((sub, Message(topic, msg.payload, msg.qos, retain=True)))
         return sub
 
     def deliver(self, msg: Message) -> None:
+        """Queue ``msg`` for every plain subscription it matches (shared ones: the broker picks)."""
         for sub in self.subs:
-            if topic_matches(self.namespace + sub.topic_filter, msg.topic):
+            if (not sub.topic_filter.startswith("$share/")
+                    and topic_matches(self.namespace + sub.topic_filter, msg.topic)):
                 self._queue.put_nowait((sub, msg))
+
+    def enqueue(self, sub: _MemSub, msg: Message) -> None:
+        self._queue.put_nowait((sub, msg))
 
     async def _read(self) -> None:
         while True:

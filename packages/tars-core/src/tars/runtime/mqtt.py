@@ -14,7 +14,16 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from tars.runtime.bus import ConnectHook, Message, RawHandler, Will, topic_matches, validate_filter
+from tars.runtime.bus import (
+    ConnectHook,
+    Message,
+    RawHandler,
+    Will,
+    shared_filter,
+    split_shared,
+    topic_matches,
+    validate_filter,
+)
 from tars.runtime.errors import BusError, ConfigError
 
 log = logging.getLogger("tars.bus")
@@ -184,7 +193,7 @@ class MqttBus:
         self._subs.append(sub)
         if first and self._client is not None and self._up.is_set():
             try:
-                await self._client.subscribe(self.namespace + topic_filter, qos=qos)
+                await self._client.subscribe(self._wire(topic_filter), qos=qos)
             except aiomqtt.MqttError as exc:
                 raise BusError(f"subscribe {topic_filter}: {exc}") from exc
         return sub
@@ -195,9 +204,14 @@ class MqttBus:
         still = any(s.topic_filter == sub.topic_filter for s in self._subs)
         if not still and self._client is not None and self._up.is_set():
             try:
-                await self._client.unsubscribe(self.namespace + sub.topic_filter)
+                await self._client.unsubscribe(self._wire(sub.topic_filter))
             except aiomqtt.MqttError:
                 log.debug("unsubscribe %s failed (connection lost)", sub.topic_filter)
+
+    def _wire(self, topic_filter: str) -> str:
+        """The filter as sent to the broker: the namespace goes after a ``$share/<group>/``."""
+        group, flt = split_shared(topic_filter)
+        return shared_filter(group, self.namespace + flt) if group else self.namespace + flt
 
     def _client_for(self, first: bool) -> aiomqtt.Client:
         will = None
@@ -231,7 +245,7 @@ class MqttBus:
                     self._client = client
                     filters = {s.topic_filter: s.qos for s in self._subs}
                     for flt, qos in filters.items():
-                        await client.subscribe(self.namespace + flt, qos=qos)
+                        await client.subscribe(self._wire(flt), qos=qos)
                     first, backoff = False, self.reconnect_min
                     self._up.set()
                     if lost:

@@ -13,6 +13,7 @@ from typing import TypeVar
 from tars.runtime.errors import BusError, ConfigError
 from tars.runtime.logs import setup_logging as setup_logging
 from tars.runtime.mqtt import MqttBus
+from tars.runtime.pool import Pool
 from tars.runtime.service import Service, instance_id, offline_will
 from tars.runtime.settings import CoreSettings, load_settings
 
@@ -23,11 +24,16 @@ log = logging.getLogger("tars.runner")
 
 
 def make_service(name: str, settings: CoreSettings) -> Service:
-    instance = instance_id(name)
+    try:
+        pool = Pool(name, settings.pool_size, settings.pool_index)
+    except ValueError as exc:
+        raise ConfigError(f"config error: {exc} (TARS_POOL_INDEX, TARS_POOL_SIZE)") from exc
+    instance = instance_id(pool.member)
     bus = MqttBus(settings.mqtt_url, instance, namespace=settings.namespace,
-                  will=offline_will(name, instance))
+                  will=offline_will(pool.member, instance), session_expiry_s=pool.session_expiry_s)
     return Service(name, bus, instance=instance, site_id=settings.site_id,
-                   max_concurrency=settings.max_concurrency, heartbeat_s=settings.heartbeat_s)
+                   max_concurrency=settings.max_concurrency, heartbeat_s=settings.heartbeat_s,
+                   pool=pool)
 
 
 async def serve(name: str, settings: S, build: Build[S]) -> None:

@@ -34,6 +34,7 @@ from tars.runtime.bus import Bus, Message, Subscription, Will
 from tars.runtime.dispatch import Dispatcher
 from tars.runtime.errors import BusError
 from tars.runtime.lag import LagMonitor
+from tars.runtime.pool import Pool
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -49,6 +50,15 @@ def rss_mb() -> float:
         pass
     return 0.0
 log = logging.getLogger("tars.service")
+
+
+def _site(spec: TopicSpec, topic: str) -> str | None:
+    """The ``{site}`` level of a concrete topic of ``spec``, if it has one."""
+    if "site" not in spec.params:
+        return None
+    index = spec.pattern.split("/").index("{site}")
+    parts = topic.split("/")
+    return parts[index] if index < len(parts) else None
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,8 @@ class Counters:
     duplicates: int = 0
     expired: int = 0
     retained_commands: int = 0
+    other_sites: int = 0
+    """Messages of sites another pool member handles."""
     by_kind: dict[str, int] = field(default_factory=dict)
 
 
@@ -107,13 +119,20 @@ class Service:
     Handlers are plain async functions taking ``Inbound[Model]``; they run concurrently
     through a bounded Dispatcher (ordered per correlation id on ``ordered`` topics). Bad
     input is logged, counted and reported on ``tars/system/error``; the service keeps going.
+
+    ``pool`` places the instance in its role's pool: in a pool of several, topics the role shares
+    are subscribed through ``$share/<name>/...`` (each message to one instance), topics
+    it splits by site are handled only for this member's sites, and health is published under
+    the member's own name (``llm-2``).
     """
 
     def __init__(self, name: str, bus: Bus, *, instance: str | None = None, site_id: str | None = None,
                  max_concurrency: int = 64, heartbeat_s: float = 10.0,
                  models: dict[str, str] | None = None, capabilities: list[str] | None = None,
-                 announce: bool = True) -> None:
+                 announce: bool = True, pool: Pool | None = None) -> None:
         self.name = name
+        self.pool = pool or Pool(name)
+        self.member = self.pool.member
         self.bus = bus
         self.instance = instance or bus.client_id
         self.site_id = site_id
@@ -188,7 +207,8 @@ class Service:
         async def on_raw(msg: Message) -> None:
             await self._on_message(spec, handler, msg)
 
-        self._subs.append(await self.bus.subscribe(topic or spec.filter, on_raw, qos=spec.qos))
+        flt = self.pool.filter(spec, topic or spec.filter)
+        self._subs.append(await self.bus.subscribe(flt, on_raw, qos=spec.qos))
 
     async def stop(self, reason: str = "shutdown") -> None:
         self._stopping.set()
@@ -208,7 +228,7 @@ class Service:
         if self.announce:
             try:
                 await self.publish(T.SYSTEM_STATUS, Status(state="offline", instance=self.instance, reason=reason),
-                                   params={"service": self.name})
+                                   params={"service": self.member})
             except BusError:
                 log.debug("could not publish offline status (broker gone)")
         await self.bus.stop()
@@ -282,6 +302,9 @@ class Service:
             await self.report_error("decode", str(exc), topic=msg.topic)
             return
         env = inbound.envelope
+        if self.pool.splits(spec) and not self.pool.owns(_site(spec, msg.topic) or env.site_id):
+            self.counters.other_sites += 1
+            return
         if msg.retain and spec.command:
             self.counters.retained_commands += 1
             log.warning("ignored a retained %s on %s (commands are never replayed)", env.type, msg.topic)
@@ -312,8 +335,8 @@ class Service:
     async def _announce(self) -> None:
         state = "online" if self._ready else "starting"
         await self.publish(T.SYSTEM_STATUS, Status(state=state, instance=self.instance),
-                           params={"service": self.name})
-        await self.publish(T.SYSTEM_INFO, self.info(), params={"service": self.name})
+                           params={"service": self.member})
+        await self.publish(T.SYSTEM_INFO, self.info(), params={"service": self.member})
 
     def info(self) -> Info:
         return Info(service=self.name, instance=self.instance, version=__version__,
@@ -330,6 +353,6 @@ class Service:
         while True:
             await asyncio.sleep(self.heartbeat_s)
             try:
-                await self.publish(T.SYSTEM_HEARTBEAT, self.heartbeat(), params={"service": self.name})
+                await self.publish(T.SYSTEM_HEARTBEAT, self.heartbeat(), params={"service": self.member})
             except BusError:
                 pass

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -62,6 +62,10 @@ class CoreSettings(BaseSettings):
     log_level: str = "INFO"
     heartbeat_s: float = 10.0
     max_concurrency: int = 64
+    pool_size: int = Field(default=1, ge=1, le=64)
+    """Instances of this worker's role running as one pool (``tars up --scale ROLE=N``)."""
+    pool_index: int = Field(default=0, ge=0, lt=64)
+    """This instance's place in its pool (0-based; must be below ``pool_size``)."""
 
     @classmethod
     def settings_customise_sources(

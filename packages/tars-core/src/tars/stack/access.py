@@ -10,6 +10,8 @@ from tars.contracts.topics import TopicSpec
 
 SITE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 SATELLITE_PREFIX = "satellite-"
+MEMBER_RE = re.compile(r"^([a-z]+)-([2-9]|[1-5][0-9]|6[0-4])$")
+"""A pool member's credential: ``<role>-<n>`` (n from 2; the first member is the role itself)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ def role_of(user: str) -> tuple[str, str | None]:
         return T.SATELLITE, site
     if user in T.SERVICES or user == T.CLI:
         return user, None
+    member = MEMBER_RE.match(user)
+    if member and member.group(1) in T.SERVICES:
+        return member.group(1), None
     raise ValueError(f"unknown credential {user!r}")
 
 
@@ -74,9 +79,24 @@ def grants(user: str, namespace: str = "") -> list[Grant]:
     return list(lines.values())
 
 
-def users(satellites: list[str] | tuple[str, ...] = ()) -> list[str]:
-    """Every credential of a stack: the services, one per satellite, and the operator (cli)."""
-    return [*T.SERVICES, *(satellite_user(s) for s in satellites), T.CLI]
+def pool_members(scale: dict[str, int]) -> list[str]:
+    """The extra credentials of worker pools: ``{"llm": 3}`` -> ``llm-2``, ``llm-3``. Each
+    member has its own credential (the broker binds client ids to usernames) and the role's
+    grants; its health topics carry its own name."""
+    out = []
+    for role, size in scale.items():
+        if role not in T.SERVICES:
+            raise ValueError(f"unknown worker role {role!r} (roles: {', '.join(T.SERVICES)})")
+        out += [f"{role}-{n}" for n in range(2, size + 1)]
+    for user in out:
+        role_of(user)
+    return out
+
+
+def users(satellites: list[str] | tuple[str, ...] = (), members: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Every credential of a stack: the services, their pool members, one per satellite, and
+    the operator (cli)."""
+    return [*T.SERVICES, *members, *(satellite_user(s) for s in satellites), T.CLI]
 
 
 def acl_text(all_users: list[str], namespace: str = "") -> str:

@@ -21,9 +21,10 @@ ADMIN = "cli"
 """The operator credential: only on the loopback admin listener, where client ids are free."""
 
 
-def acl_text(satellites: tuple[str, ...] = (), namespace: str = "") -> str:
-    """The ACL file for these credentials (the services, the satellites, cli)."""
-    return access.acl_text(access.users(satellites), namespace)
+def acl_text(satellites: tuple[str, ...] = (), namespace: str = "",
+             members: tuple[str, ...] = ()) -> str:
+    """The ACL file for these credentials (the services, pool members, the satellites, cli)."""
+    return access.acl_text(access.users(satellites, members), namespace)
 
 
 class Credentials:
@@ -39,7 +40,13 @@ class Credentials:
         return tuple(u.removeprefix(access.SATELLITE_PREFIX) for u in self.passwords
                      if u.startswith(access.SATELLITE_PREFIX))
 
-    def load_or_create(self, satellites: tuple[str, ...] | list[str] = ()) -> Credentials:
+    @property
+    def members(self) -> tuple[str, ...]:
+        """Pool members' credentials (``llm-2``, ...)."""
+        return tuple(u for u in self.passwords if access.MEMBER_RE.match(u) and _known(u))
+
+    def load_or_create(self, satellites: tuple[str, ...] | list[str] = (),
+                       members: tuple[str, ...] | list[str] = ()) -> Credentials:
         """Read the stored passwords; add a new random one for every missing credential."""
         self.dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
@@ -47,7 +54,9 @@ class Credentials:
             stored = tomllib.loads(self.file.read_text())
             self.passwords = {k: str(v) for k, v in stored.items() if _known(k)}
         changed = False
-        for user in access.users(tuple(dict.fromkeys([*self.satellites, *satellites]))):
+        wanted = access.users(tuple(dict.fromkeys([*self.satellites, *satellites])),
+                              tuple(dict.fromkeys([*self.members, *members])))
+        for user in wanted:
             if user not in self.passwords:
                 self.passwords[user] = secrets.token_urlsafe(18)
                 changed = True
@@ -76,7 +85,7 @@ class Credentials:
             target = admin if user == ADMIN else passwd
             subprocess.run([exe, "-b", str(target), user, password], check=True, capture_output=True)
         acl = self.dir / "acl"
-        acl.write_text(acl_text(self.satellites, namespace))
+        acl.write_text(acl_text(self.satellites, namespace, self.members))
         os.chmod(acl, 0o600)
         return passwd, admin, acl
 

@@ -1,0 +1,57 @@
+"""Worker pools: a pool member's name, shared subscriptions and the site split of a pool."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from tars.contracts.topics import TopicSpec
+from tars.runtime.bus import shared_filter
+
+
+def member_name(role: str, index: int) -> str:
+    """The first instance of a pool is ``role``; the others ``role-2``, ``role-3``, ..."""
+    return role if index == 0 else f"{role}-{index + 1}"
+
+
+def site_owner(site: str, size: int) -> int:
+    """The pool member (0-based) that handles ``site``: a stable hash, the same in every
+    process and on every machine (not Python's salted ``hash``)."""
+    return zlib.crc32(site.encode()) % size if size > 1 else 0
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Where one instance stands in its role's pool: ``index`` of ``size`` members."""
+
+    role: str
+    size: int = 1
+    index: int = 0
+
+    def __post_init__(self) -> None:
+        if self.size < 1 or not 0 <= self.index < self.size:
+            raise ValueError(f"pool: index {self.index} is not in a pool of {self.size}")
+
+    @property
+    def member(self) -> str:
+        return member_name(self.role, self.index)
+
+    def filter(self, spec: TopicSpec, topic_filter: str) -> str:
+        """The filter to subscribe: ``$share/<role>/...`` where the role pools the topic, in a
+        pool of more than one (a lone instance keeps a plain subscription: a crashed process's
+        lingering session must not take a share of the requests of the one restarted)."""
+        pooled = self.size > 1 and self.role in spec.shared
+        return shared_filter(self.role, topic_filter) if pooled else topic_filter
+
+    @property
+    def session_expiry_s(self) -> int:
+        """How long the broker keeps a lost member's session: short in a pool, where a dead
+        session would keep taking its share of the requests; 300 s for a lone instance."""
+        return 10 if self.size > 1 else 300
+
+    def splits(self, spec: TopicSpec) -> bool:
+        return self.size > 1 and self.role in spec.by_site
+
+    def owns(self, site: str | None) -> bool:
+        """Whether this member handles ``site`` (a message without a site: member 0)."""
+        return site_owner(site or "", self.size) == self.index if site else self.index == 0
