@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -87,3 +88,21 @@ def test_models(gateway: Any) -> None:
     with gateway.client() as c:
         ids = {m["id"] for m in c.get("/v1/models").json()["data"]}
     assert {"tars", "whisper-1", "tts-1"} <= ids
+
+
+@pytest.mark.parametrize("fmt", ["FLAC", "OGG", "MP3"])
+def test_compressed_stereo_uploads_are_decoded_and_resampled(gateway: Any, say: Callable[[str], Any],
+                                                            fmt: str) -> None:
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    mono = resample_poly(say("Play some music in the bedroom.").astype(np.float32) / 32768, 441, 160)
+    stereo = np.stack([mono, mono * 0.8], axis=1)
+    buf = io.BytesIO()
+    sf.write(buf, stereo, 44_100, format=fmt)
+    with gateway.client() as c:
+        res = c.post("/v1/audio/transcriptions", files={"file": (f"q.{fmt.lower()}", buf.getvalue())},
+                     data={"response_format": "verbose_json"})
+    assert res.status_code == 200, res.text
+    assert {"music", "bedroom"} <= set(words(res.json()["text"]))
+    assert res.json()["duration"] == pytest.approx(mono.size / 44_100, abs=0.1)
