@@ -21,8 +21,10 @@ from tars.runtime.broker import LocalBroker, free_port, port_open
 from tars.runtime.bus import Message
 from tars.runtime.errors import BusError, ConfigError
 from tars.runtime.settings import CoreSettings, load_settings
-from tars.stack.access import satellite_user
+from tars.stack.access import pool_members, satellite_user
 from tars.stack.auth import ADMIN, Credentials, gateway_token_file, load_or_create_token, stack_url_file
+from tars.stack.bridge import bridge_config
+from tars.stack.scale import expand, parse_scale, pool_env
 from tars.stack.supervisor import Supervisor
 from tars.stack.tls import Pki
 from tars.stack.workers import WorkerSpec, installed_workers, select
@@ -44,11 +46,18 @@ def up(
     satellite: Annotated[list[str] | None, typer.Option(
         help="Create a credential for this satellite site (repeatable); its URL is written to "
              "<runtime-dir>/satellite-<site>.url")] = None,
+    scale: Annotated[str | None, typer.Option(
+        help="Worker pools, ROLE=N[,ROLE=N...] (e.g. llm=2,stt=2): N processes of the role share "
+             "its requests (see docs/scale.md)")] = None,
+    bridge_to: Annotated[str | None, typer.Option(
+        help="Bridge the local broker to a hub broker, mqtt[s]://USER:PASSWORD@HOST:PORT; the "
+             "topics bridged are the hub credential's grants")] = None,
 ) -> None:
     """Start the broker and the workers, supervised; Ctrl-C stops everything."""
     console = Console(highlight=False, soft_wrap=True)
     try:
-        workers = select(installed_workers(), only or [], without or [], with_ or [])
+        pools = parse_scale(scale)
+        workers = expand(select(installed_workers(), only or [], without or [], with_ or []), pools)
     except ValueError as exc:
         raise fail(str(exc)) from None
     broker: LocalBroker | None = None
@@ -57,12 +66,16 @@ def up(
         target = configured_url(url)
         console.print(f"using the configured broker {target.split('@')[-1]}")
     else:
-        options = BrokerOptions(tls, require_cert, host, tuple(satellite or ()))
+        options = BrokerOptions(tls, require_cert, host, tuple(satellite or ()),
+                                tuple(pool_members(pools)), bridge_to)
         broker, urls = _start_local_broker(runtime_dir, console, options)
         target = urls["cli"]
+    if bridge_to and broker is None:
+        raise fail("--bridge-to bridges the broker `tars up` starts; with --url / TARS_MQTT_URL "
+                   "configure the bridge on that broker")
     _gateway_token(runtime_dir, workers, console)
     try:
-        asyncio.run(_run(target, workers, console, urls, _silence_s()))
+        asyncio.run(_run(target, workers, console, urls, _silence_s(), pool_env(workers, pools)))
     except KeyboardInterrupt:
         pass
     finally:
@@ -97,6 +110,8 @@ class BrokerOptions:
     require_cert: bool = False
     host: str = "127.0.0.1"
     satellites: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    bridge_to: str | None = None
 
 
 def _start_local_broker(runtime_dir: Path, console: Console,
@@ -106,14 +121,16 @@ def _start_local_broker(runtime_dir: Path, console: Console,
     loopback-only listener."""
     workdir = runtime_dir.resolve() / "mosquitto"
     try:
-        creds = Credentials(workdir).load_or_create(opts.satellites)
+        creds = Credentials(workdir).load_or_create(opts.satellites, opts.members)
+        bridge = bridge_config(opts.bridge_to) if opts.bridge_to else []
         passwd, admin, acl = creds.write_broker_files()
         pki = Pki(workdir / "tls").ensure(list(creds.passwords), _cert_names(opts.host)) if opts.tls else None
         default = 8883 if opts.tls else 1883
         port = default if not port_open("127.0.0.1", default) else free_port()
         broker = LocalBroker(port=port, host=opts.host, workdir=workdir, password_file=passwd,
                              admin_password_file=admin, acl_file=acl, bind_client_ids=True,
-                             tls=pki.broker_tls(opts.require_cert) if pki else None).start()
+                             tls=pki.broker_tls(opts.require_cert) if pki else None,
+                             extra=tuple(bridge)).start()
     except (BusError, ConfigError, ValueError) as exc:
         raise fail(str(exc), 3) from None
     scheme = "mqtts" if pki else "mqtt"
@@ -128,6 +145,10 @@ def _start_local_broker(runtime_dir: Path, console: Console,
     console.print(f"started mosquitto on {broker.url} ({'TLS, ' if pki else ''}password auth, the "
                   f"registry's ACL per credential; operator listener on {broker.admin_url}; "
                   f"files in {runtime_dir}/mosquitto)")
+    if opts.bridge_to:
+        bridged = sum(x.startswith("topic ") for x in bridge)
+        console.print(f"bridged to the hub {opts.bridge_to.split('@')[-1]} ({bridged} topic "
+                      "filters: the hub credential's grants)")
     return broker, urls
 
 
@@ -149,7 +170,7 @@ def _cert_names(host: str) -> list[str]:
 
 
 async def _run(url: str, workers: list[WorkerSpec], console: Console, urls: dict[str, str],
-               silence_s: float = 60.0) -> None:
+               silence_s: float = 60.0, extra_env: dict[str, dict[str, str]] | None = None) -> None:
     from tars.runtime.mqtt import MqttBus
 
     stop = asyncio.Event()
@@ -182,7 +203,8 @@ async def _run(url: str, workers: list[WorkerSpec], console: Console, urls: dict
             console.print(f"[bold green]tars is ready[/bold green]: {', '.join(names)} online. "
                           "Say 'hey jarvis' (or run `tars ask \"what time is it\"`); Ctrl-C stops.")
 
-    env = {w.name: {"TARS_MQTT_URL": urls.get(w.name, url)} for w in workers}
+    env = {w.name: {"TARS_MQTT_URL": urls.get(w.name, url), **(extra_env or {}).get(w.name, {})}
+           for w in workers}
     sup = Supervisor(workers, env, console, silence_s=silence_s)
 
     async def on_heartbeat(msg: Message) -> None:

@@ -72,6 +72,8 @@ class LocalBroker:
     admin_password_file: Path | None = None
     bind_client_ids: bool = False
     tls: BrokerTls | None = None
+    extra: tuple[str, ...] = ()
+    """More configuration lines, appended last (a bridge ``connection`` section)."""
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
 
@@ -112,6 +114,7 @@ class LocalBroker:
                       f"password_file {self.admin_password_file}"]
             if self.acl_file:
                 lines.append(f"acl_file {self.acl_file}")
+        lines += self.extra
         return "\n".join(lines) + "\n"
 
     def start(self, timeout: float = 10.0) -> LocalBroker:

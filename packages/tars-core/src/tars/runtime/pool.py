@@ -16,17 +16,19 @@ def member_name(role: str, index: int) -> str:
 
 def site_owner(site: str, size: int) -> int:
     """The pool member (0-based) that handles ``site``: a stable hash, the same in every
-    process and on every machine (not Python's salted ``hash``)."""
+    process and on every machine (not Python's salted ``hash``); see ``Pool.owns``."""
     return zlib.crc32(site.encode()) % size if size > 1 else 0
 
 
 @dataclass(frozen=True)
 class Pool:
-    """Where one instance stands in its role's pool: ``index`` of ``size`` members."""
+    """Where one instance stands in its role's pool: ``index`` of ``size`` members. ``home`` is
+    the workers' own site (the machine's microphone and speaker): always member 0's."""
 
     role: str
     size: int = 1
     index: int = 0
+    home: str | None = None
 
     def __post_init__(self) -> None:
         if self.size < 1 or not 0 <= self.index < self.size:
@@ -53,5 +55,7 @@ class Pool:
         return self.size > 1 and self.role in spec.by_site
 
     def owns(self, site: str | None) -> bool:
-        """Whether this member handles ``site`` (a message without a site: member 0)."""
-        return site_owner(site or "", self.size) == self.index if site else self.index == 0
+        """Whether this member handles ``site`` (the home site or none: member 0)."""
+        if not site or site == self.home:
+            return self.index == 0
+        return site_owner(site, self.size) == self.index

@@ -25,7 +25,7 @@ log = logging.getLogger("tars.runner")
 
 def make_service(name: str, settings: CoreSettings) -> Service:
     try:
-        pool = Pool(name, settings.pool_size, settings.pool_index)
+        pool = Pool(name, settings.pool_size, settings.pool_index, home=settings.site_id)
     except ValueError as exc:
         raise ConfigError(f"config error: {exc} (TARS_POOL_INDEX, TARS_POOL_SIZE)") from exc
     instance = instance_id(pool.member)
