@@ -122,8 +122,7 @@ async def rig(mqtt_url: str, namespace: str, qwen: Any, kit: Any) -> AsyncIterat
 
 
 QUESTIONS = ["What time is it?", "What's the date today?", "Set a timer for 5 minutes.",
-             "What day of the week is it?", "Is it morning or afternoon right now?",
-             "Could you tell me the time, please?"]
+             "What day of the week is it?", "Is it morning or afternoon right now?"]
 
 
 async def test_no_reply_states_a_time_it_was_not_given(rig: Any) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tars.contracts import tools as C
 from tars.contracts import topics as T
+from tars.contracts.health import Status
 from tars.contracts.tts import TtsSay
 from tars.runtime import Inbound, Service
 from tars_tools.announce import fired_sentence
@@ -18,7 +19,7 @@ from tars_tools.memory import MemoryBridge
 from tars_tools.registry import ToolSpec
 from tars_tools.settings import Settings
 from tars_tools.timers import FiredTimer, TimerScheduler
-from tars_tools.timerstore import TimerStore
+from tars_tools.timerstore import TimerStorageError, TimerStore
 from tars_tools.toolbox import Toolbox
 
 log = logging.getLogger(__name__)
@@ -62,10 +63,22 @@ class ToolWorker:
             reply = C.ToolResult(name=call.name, ok=True, content=result.text)
         except ToolError as exc:
             reply = C.ToolResult(name=call.name, ok=False, error=f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, TimerStorageError):
+                await self.storage_failed(msg, exc)
         finally:
             CALL_CONTEXT.reset(token)
         log.info("tool %s -> %s", call.name, "ok" if reply.ok else reply.error)
         await self.service.reply(msg, T.TOOLS_RESULT, reply)
+
+    async def storage_failed(self, msg: Inbound[C.ToolCall], exc: TimerStorageError) -> None:
+        """A timer write was refused: on tars/system/error, and in the status (the tool
+        result already says it failed)."""
+        reason = f"storage: {exc}"
+        await self.service.report_error("dependency", reason, topic=msg.topic,
+                                        correlation_id=msg.correlation_id)
+        await self.service.publish(T.SYSTEM_STATUS, Status(state="online", instance=self.service.instance,
+                                                           reason=reason[:300]),
+                                   params={"service": self.service.name})
 
     async def publish_registry(self) -> None:
         """Publish (retained) the built-in registry and one registry per MCP server."""
@@ -112,7 +125,6 @@ class ToolWorker:
 
 
 def _open_store(path: Path) -> TimerStore:
-    path.parent.mkdir(parents=True, exist_ok=True)
     return TimerStore(path)
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
+
+from tars_tools.errors import ToolExecutionError
 
 
 class TimerKind(StrEnum):
@@ -59,8 +64,11 @@ class TimerStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
+        if self.path != ":memory:":
+            _private_file(Path(self.path))
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # a returned timer is on disk
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -71,9 +79,11 @@ class TimerStore:
             duration_s: float | None = None, site: str = "") -> Timer:
         """Insert and return a pending timer with a fresh id."""
         timer = Timer(uuid.uuid4().hex[:8], kind, label, due_at, created_at, duration_s, site)
-        self._db.execute(f"INSERT INTO timers ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
-                         (timer.id, timer.kind.value, timer.label, timer.due_at, timer.created_at,
-                          timer.duration_s, timer.site, timer.status.value, None))
+        with _committing("the timer"):
+            self._db.execute(f"INSERT INTO timers ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                             (timer.id, timer.kind.value, timer.label, timer.due_at,
+                              timer.created_at, timer.duration_s, timer.site, timer.status.value,
+                              None))
         return timer
 
     def get(self, timer_id: str) -> Timer | None:
@@ -97,8 +107,9 @@ class TimerStore:
 
     def mark(self, timer: Timer, status: TimerStatus, at: float | None = None) -> Timer:
         """Set the status (and ``fired_at``) of a pending timer; returns the updated row."""
-        self._db.execute("UPDATE timers SET status = ?, fired_at = ? WHERE id = ?",
-                         (status.value, at, timer.id))
+        with _committing(f"the {status.value} state"):
+            self._db.execute("UPDATE timers SET status = ?, fired_at = ? WHERE id = ?",
+                             (status.value, at, timer.id))
         return replace(timer, status=status, fired_at=at)
 
     def _select(self, where: str, params: tuple[object, ...]) -> list[Timer]:
@@ -108,3 +119,23 @@ class TimerStore:
                   TimerStatus(row[7]), row[8])
             for row in cursor.fetchall()
         ]
+
+
+class TimerStorageError(ToolExecutionError):
+    """The timer database refused a write (read-only or full disk): nothing was stored."""
+
+
+@contextlib.contextmanager
+def _committing(what: str) -> Iterator[None]:
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        raise TimerStorageError(f"{what} was not stored: {exc}") from exc
+
+
+def _private_file(path: Path) -> None:
+    """The database file 0600 in a 0700 directory (SQLite's -wal/-shm follow the file)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
