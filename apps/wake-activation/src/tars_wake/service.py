@@ -19,6 +19,7 @@ from tars.contracts.stt import SttFinal
 from tars.contracts.tts import TtsControl, TtsStatus
 from tars.contracts.wake import WakeEvent
 from tars.runtime import Inbound, ModelExecutor, Service
+from tars_wake.arbiter import Candidate, WakeArbiter, level_dbfs
 from tars_wake.detector import WakeDetection, WakeDetector
 from tars_wake.phrase import PhraseWakeMatcher
 from tars_wake.settings import Settings
@@ -28,6 +29,7 @@ log = logging.getLogger("tars_wake.service")
 
 Int16Array = npt.NDArray[np.int16]
 ERROR_EVERY_S = 5.0
+LIVE_S = 1.0
 
 
 def site_of(topic: str) -> str:
@@ -52,6 +54,9 @@ class WakeWorker:
         """site -> correlation id of the reply TTS is speaking there."""
         self.tts_instance: str | None = None
         self._errors: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self.arbiter = WakeArbiter(settings.arbitration_window_s, self._answer, self.listening,
+                                   level_weight=settings.arbitration_level_weight)
+        service.add_cleanup(self.arbiter.close)
 
     def register(self) -> None:
         self.service.handle(T.AUDIO_MIC, self.on_audio)
@@ -111,13 +116,30 @@ class WakeWorker:
                 det = stream.detector = await self._detector(chunk.audio_time_s)
             elif abs(det.clock_s - chunk.audio_time_s) > self.settings.max_clock_gap_s:
                 det.restart(chunk.audio_time_s)
+            stream.remember(chunk.samples)
             for hit in await self.executor.run(det.process, chunk.samples):
-                cid = chunk.correlation_id if stream.purpose == "detection" else None
-                await self.wake(stream.site, hit, purpose=stream.purpose, correlation_id=cid)
+                if stream.purpose == "turn":
+                    level = level_dbfs(stream.recent())
+                    await self.arbiter.offer(Candidate(stream.site, hit, level, time.monotonic()))
+                else:
+                    await self.wake(stream.site, hit, purpose=stream.purpose,
+                                    correlation_id=chunk.correlation_id)
+
+    def listening(self) -> set[str]:
+        """Sites whose microphones sent turn audio in the last second (they may hear a wake)."""
+        now = time.monotonic()
+        return {s.site for s in self.sites.values()
+                if s.purpose == "turn" and now - s.last_seen < LIVE_S}
+
+    async def _answer(self, winner: Candidate, losers: list[Candidate]) -> None:
+        """The arbitration's outcome: only the winning site's wake word opens a turn."""
+        await self.wake(winner.site, winner.hit, level_db=winner.level_db,
+                        stood_down=[c.site for c in losers])
 
     async def wake(self, site: str, hit: WakeDetection, *, phrase: str | None = None,
                    command: str | None = None, correlation_id: str | None = None,
-                   purpose: AudioPurpose = "turn") -> None:
+                   purpose: AudioPurpose = "turn", level_db: float | None = None,
+                   stood_down: list[str] | None = None) -> None:
         """Publish the wake event; while TTS speaks on the site, stop it first (barge-in).
 
         A wake word in "turn" audio gets a new correlation id: the turn id. A "detection" wake
@@ -130,7 +152,8 @@ class WakeWorker:
                                        correlation_id=reply, site_id=site)
         event = WakeEvent(model=hit.model, score=round(hit.score, 4), audio_time_s=hit.at_s,
                           phrase=phrase, command=command, barge_in=reply is not None,
-                          purpose=purpose)
+                          purpose=purpose, level_db=None if level_db is None else round(level_db, 1),
+                          stood_down=stood_down or [])
         cid = correlation_id or new_id()
         await self.service.publish(T.WAKE_EVENT, event, correlation_id=cid, site_id=site)
         log.info("wake on %s: %s %.3f at %.2f s (%s %s)%s", site, hit.model, hit.score, hit.at_s,

@@ -29,6 +29,12 @@ class Settings(CoreSettings):
     sites: list[str] = Field(default_factory=list,
                              description="sites allowed to wake (empty: any, up to max_sites)")
     tts_service: str = Field(default="tts", description="whose status ends speaking state")
+    arbitration_window_s: float = Field(
+        default=0.3, ge=0.0, le=2.0,
+        description="sites hearing one wake word within this window: only the best answers (0: off)")
+    arbitration_level_weight: float = Field(
+        default=0.25, ge=0.0, le=10.0,
+        description="how much 10 dB of wake word level counts against the wake score")
 
     def wake(self) -> WakeSettings:
         return WakeSettings(models=tuple(self.models), threshold=self.threshold,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,6 +15,8 @@ from tars_wake.detector import WakeDetector
 
 Int16Array = npt.NDArray[np.int16]
 MAX_QUEUED_FRAMES = 200
+RECENT_SAMPLES = 24_000
+"""Audio kept per site for the level of a wake word (1.5 s at 16 kHz)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,21 @@ class SiteStream:
     task: asyncio.Task[None] | None = None
     dropped: int = 0
     last_seen: float = field(default_factory=time.monotonic)
+    _recent: deque[Int16Array] = field(default_factory=deque)
+    _recent_n: int = 0
+
+    def remember(self, samples: Int16Array) -> None:
+        """Keep the last RECENT_SAMPLES samples the detector was fed."""
+        self._recent.append(samples)
+        self._recent_n += samples.size
+        while self._recent and self._recent_n - self._recent[0].size >= RECENT_SAMPLES:
+            self._recent_n -= self._recent.popleft().size
+
+    def recent(self) -> Int16Array:
+        """The audio just fed (the wake word just detected is in it)."""
+        if not self._recent:
+            return np.zeros(0, dtype=np.int16)
+        return np.concatenate(list(self._recent))
 
     def put(self, chunk: Chunk) -> None:
         """Queue a frame; when the detector lags, the oldest frame is dropped (and counted)."""

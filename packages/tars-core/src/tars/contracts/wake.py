@@ -18,3 +18,7 @@ class WakeEvent(Payload):
     purpose: AudioPurpose = "turn"
     """A "turn" wake opens a turn (its correlation id is the turn id); a "detection" wake
     answers a client that asked for wake word detection only: the router ignores it."""
+    level_db: float | None = None
+    """Level of the wake word on the site's microphone (loudest 50 ms, dBFS), when measured."""
+    stood_down: list[str] = []
+    """Other sites that heard the same wake word and lost the arbitration (no turn for them)."""
