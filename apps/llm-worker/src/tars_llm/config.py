@@ -30,6 +30,14 @@ class LlamaCppConfig(BaseModel):
     """``compact``: tools only as the one-line rules of the system text (tars_llm.rules);
     ``template``: also the chat template's JSON-schema block (about 3x the tokens)."""
     seed: int = 0
+    model: Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"] = "qwen2.5-coder-0.5b"
+    """Which bundled model to assemble (the 1.5B needs the ``large-model`` extra)."""
+    nice: int = Field(default=5, ge=0, le=19)
+    """How much lower than the worker's the inference threads' scheduling priority is."""
+    prefix_cache: bool = True
+    """Save the warmed system + tools prefix to disk and restore it on the next start."""
+    prefix_cache_dir: Path | None = None
+    """Default ``$XDG_CACHE_HOME/tars/models/prefix``."""
 
 
 class OpenAICompatConfig(BaseModel):

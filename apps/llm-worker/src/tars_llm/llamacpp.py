@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tars_llm.assets import ProgressCallback, ensure_model
+from tars_llm.assets import ASSETS, ProgressCallback, default_cache_dir, ensure_model
 from tars_llm.config import LlamaCppConfig
 from tars_llm.errors import ModelLoadError, PromptTooLongError
 from tars_llm.model import stream_from_thread
+from tars_llm.prefixcache import PrefixCache
 from tars_llm.rules import CALL_FORMAT, tool_rules
 from tars_llm.stops import StopScanner
 from tars_llm.toolcalls import parse_tool_calls
@@ -61,12 +62,16 @@ class LlamaCppChatModel:
     ``generate`` blocks; ``stream`` runs it on a private single-thread executor.
     """
 
-    def __init__(self, llama: Llama, *, name: str, formatter: Formatter | None = None) -> None:
+    def __init__(self, llama: Llama, *, name: str, formatter: Formatter | None = None,
+                 nice: int = 0, prefix_cache: PrefixCache | None = None) -> None:
         self._llama = llama
         self._name = name
         self._format = formatter or _template_formatter(llama, tools_in_template=False)
         self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tars-llm")
+        # llama.cpp's compute threads are started from this thread and inherit its nice value
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tars-llm",
+                                            initializer=lower_priority, initargs=(nice,))
+        self.prefix_cache = prefix_cache
 
     @classmethod
     def load(
@@ -77,8 +82,9 @@ class LlamaCppChatModel:
         Raises ModelAssetError for a missing/corrupt bundled model, ModelLoadError otherwise.
         """
         config = config or LlamaCppConfig()
+        asset = ASSETS[config.model]
         path = config.model_path or ensure_model(
-            cache_dir=config.cache_dir, verify=config.verify_on_start, progress=progress
+            asset, cache_dir=config.cache_dir, verify=config.verify_on_start, progress=progress
         )
         if not Path(path).is_file():
             raise ModelLoadError(f"model file not found: {path}")
@@ -88,7 +94,7 @@ class LlamaCppChatModel:
             llama = Llama(
                 model_path=str(path),
                 n_ctx=config.n_ctx,
-                n_threads=config.n_threads or max(1, (os.cpu_count() or 2)),
+                n_threads=config.n_threads or default_threads(),
                 n_batch=config.n_batch,
                 seed=config.seed,
                 chat_format=config.chat_format,
@@ -100,7 +106,12 @@ class LlamaCppChatModel:
             formatter: Formatter = _named_formatter(config.chat_format)
         else:
             formatter = _template_formatter(llama, tools_in_template=config.tool_prompt == "template")
-        return cls(llama, name=f"llamacpp:{Path(path).name}", formatter=formatter)
+        cache = None
+        if config.prefix_cache:
+            model_id = f"sha256:{asset.sha256}" if config.model_path is None else _file_id(Path(path))
+            cache = PrefixCache(config.prefix_cache_dir or default_cache_dir() / "prefix", model_id)
+        return cls(llama, name=f"llamacpp:{Path(path).name}", formatter=formatter,
+                   nice=config.nice, prefix_cache=cache)
 
     @property
     def name(self) -> str:
@@ -122,6 +133,28 @@ class LlamaCppChatModel:
     def _close(self) -> None:
         with self._lock:
             self._llama.close()
+
+    def warm(self, request: ChatRequest) -> dict[str, float]:
+        """Put the prompt of ``request`` in the KV cache: restored from the prefix cache when
+        it holds exactly these tokens for this model, else evaluated (and then saved)."""
+        with self._lock:
+            prompt, _ = self._format(request.messages, request.tools)
+            tokens = self._tokenize(prompt)
+            started = time.perf_counter()
+            cache = self.prefix_cache
+            restored = cache is not None and cache.restore(self._llama, tokens)
+            if not restored:
+                self._llama.n_tokens = 0  # what Llama.reset() does
+                self._llama.eval(tokens)
+                if cache is not None:
+                    cache.save(self._llama, tokens)
+            return {"prompt_tokens": len(tokens), "restored": float(restored),
+                    "seconds": round(time.perf_counter() - started, 3)}
+
+    async def awarm(self, request: ChatRequest) -> dict[str, float]:
+        """``warm`` on this model's thread (not on the event loop)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.warm, request)
 
     def count_tokens(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> int:
         """Return the prompt length in tokens of a conversation."""
@@ -215,6 +248,28 @@ class LlamaCppChatModel:
             elapsed_s=end - run.started,
             tokens_per_s=(run.tokens - 1) / decode_s if run.tokens > 1 and decode_s > 0 else None,
         )
+
+
+def default_threads() -> int:
+    """All cores up to 2; with more, one is left to speech recognition and synthesis."""
+    cores = os.cpu_count() or 2
+    return cores if cores <= 2 else cores - 1
+
+
+def lower_priority(nice: int) -> None:
+    """Raise the calling thread's nice value by ``nice`` (Linux: per thread; 0 = unchanged)."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError as exc:  # pragma: no cover - refused by the system
+        log.warning("could not lower the llm thread's priority: %s", exc)
+
+
+def _file_id(path: Path) -> str:
+    st = path.stat()
+    return f"file:{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def _is_eog(llama: Llama, token: int) -> bool:

@@ -6,7 +6,7 @@ import asyncio
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from tars_llm.types import CancelToken, ChatEvent, ChatRequest, ChatResult, TextDelta
 
@@ -31,6 +31,15 @@ class ChatModel(Protocol):
 
     async def aclose(self) -> None:
         """Release the model's resources."""
+        ...
+
+
+@runtime_checkable
+class PrefixWarming(Protocol):
+    """A model that can put a prompt in its cache ahead of time (and keep it across starts)."""
+
+    async def awarm(self, request: ChatRequest) -> dict[str, float]:
+        """Evaluate or restore ``request``'s prompt; returns prompt_tokens, restored, seconds."""
         ...
 
 

@@ -28,7 +28,7 @@ from tars_llm.config import LLMConfig
 from tars_llm.context import now_text
 from tars_llm.errors import LLMError, ProviderError
 from tars_llm.factory import create_chat_model
-from tars_llm.model import ChatModel, collect
+from tars_llm.model import ChatModel, PrefixWarming, collect
 from tars_llm.persona import load_character_file, profile_from_character
 from tars_llm.prompt import CharacterProfile, PromptBuilder
 from tars_llm.settings import Settings
@@ -295,15 +295,19 @@ class LlmWorker:
         async with self._slots:
             started = time.perf_counter()
             try:
-                _, result = await collect(self.model.stream(request, threading.Event()))
-            except LLMError as exc:
+                if isinstance(self.model, PrefixWarming):
+                    stats = await self.model.awarm(request)
+                else:
+                    _, result = await collect(self.model.stream(request, threading.Event()))
+                    stats = {"prompt_tokens": result.prompt_tokens, "restored": 0.0}
+            except (LLMError, OSError, RuntimeError) as exc:
                 log.warning("warm-up failed: %s", exc)
                 return
         self._warmed_key = key
-        self.warm_stats = {"prompt_tokens": result.prompt_tokens, "cached_tokens": result.cached_prompt_tokens,
-                           "seconds": round(time.perf_counter() - started, 3)}
-        log.info("warmed the system+tools prefix: %d prompt tokens (%d were cached) in %.2f s, %d tools",
-                 result.prompt_tokens, result.cached_prompt_tokens, self.warm_stats["seconds"], len(tools))
+        self.warm_stats = {**stats, "seconds": round(time.perf_counter() - started, 3)}
+        how = "restored from the prefix cache" if stats.get("restored") else "evaluated"
+        log.info("warmed the system+tools prefix: %d prompt tokens %s in %.2f s, %d tools",
+                 stats["prompt_tokens"], how, self.warm_stats["seconds"], len(tools))
 
     async def _rewarm(self) -> None:
         while True:

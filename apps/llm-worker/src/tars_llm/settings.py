@@ -22,7 +22,12 @@ class Settings(CoreSettings):
     cache_dir: Path | None = None
     verify_on_start: bool = False
     n_ctx: int = Field(default=4096, ge=512)
-    n_threads: int = Field(default=0, ge=0, description="0 = every core")
+    n_threads: int = Field(default=0, ge=0, description="0 = all cores up to 2, else cores - 1")
+    nice: int = Field(default=5, ge=0, le=19, description="inference threads this much nicer")
+    prefix_cache: bool = Field(default=True, description="keep the warmed prefix across starts")
+    prefix_cache_dir: Path | None = None
+    model: Literal["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"] = Field(
+        default="qwen2.5-coder-0.5b", description="bundled model (1.5b: the large-model extra)")
     n_batch: int = Field(default=256, ge=8)
     chat_format: str | None = None
     tool_prompt: Literal["compact", "template"] = Field(
@@ -73,7 +78,8 @@ class Settings(CoreSettings):
                 model_path=self.model_path, cache_dir=self.cache_dir,
                 verify_on_start=self.verify_on_start, n_ctx=self.n_ctx,
                 n_threads=self.n_threads or None, n_batch=self.n_batch, chat_format=self.chat_format,
-                tool_prompt=self.tool_prompt,
+                tool_prompt=self.tool_prompt, model=self.model, nice=self.nice,
+                prefix_cache=self.prefix_cache, prefix_cache_dir=self.prefix_cache_dir,
             ),
             openai=OpenAICompatConfig(
                 base_url=self.openai_base_url, model=self.openai_model, api_key=self.openai_api_key,
