@@ -79,6 +79,29 @@ def bench_voice(
     show(voice.run(configured_url(url), rounds, cpus), json_)
 
 
+@bench_app.command("scale")
+def bench_scale(
+    json_: JsonOpt = False,
+    satellites: Annotated[str, typer.Option(help="Numbers of simulated satellites, comma separated")] = "1,2,4",
+    pools: Annotated[str, typer.Option(help="Pool sizes of stt, llm and tts, comma separated")] = "1,2",
+    duration: Annotated[float, typer.Option(help="Seconds each (satellites, pool) run lasts")] = 10.0,
+    url: Annotated[str | None, typer.Option(help="A broker to use (default: a private Mosquitto)")] = None,
+) -> None:
+    """K satellites (distinct sites, MQTT audio in real time) speaking turns back to back against
+    pools of simulated stt/llm/tts workers with fixed service times: turns/min, voice-to-voice
+    p50/p95, lost and duplicated turns, broker messages/s."""
+    from tars.bench import scale
+
+    try:
+        ks = [int(x) for x in satellites.split(",") if x.strip()]
+        sizes = [int(x) for x in pools.split(",") if x.strip()]
+    except ValueError:
+        raise fail("--satellites and --pools take comma-separated numbers") from None
+    if not ks or not sizes or min(ks + sizes) < 1 or max(ks) > 64 or max(sizes) > 16 or not 1 <= duration <= 600:
+        raise fail("--satellites 1..64, --pools 1..16, --duration 1..600 s")
+    show(scale.run(ks, sizes, duration, url=url), json_)
+
+
 def _parse_sets(sets: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in sets or []:
