@@ -110,12 +110,14 @@ async def _satellite(client: Service, site: str, costs: Costs, until: float, wai
     while time.monotonic() < until:
         cid = uuid.uuid4().hex
         done = waiting[cid] = asyncio.Event()
+        end = time.monotonic()
         for seq in range(frames):
             await client.publish(T.AUDIO_MIC, AudioFrame(seq=seq, audio_time_s=seq * FRAME_S,
                                                          final=seq == frames - 1),
                                  pcm=PCM, params={"site": site}, correlation_id=cid)
-            await asyncio.sleep(FRAME_S)
-        end = time.monotonic()
+            end = time.monotonic()  # the end of speech: the final frame is out
+            if seq < frames - 1:
+                await asyncio.sleep(FRAME_S)
         turns += 1
         try:
             await asyncio.wait_for(done.wait(), costs.timeout_s)
