@@ -123,11 +123,12 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture
 def launch_gateway(mqtt_url: str, tmp_path: Path) -> Iterator[Callable[..., RunningGateway]]:
-    """``launch_gateway(namespace, **env)``: another gateway process, stopped after the test."""
+    """``launch_gateway(namespace, url=None, **env)``: another gateway process (on the session
+    broker unless ``url`` names another), stopped after the test."""
     started: list[RunningGateway] = []
 
-    def launch(namespace: str, **env: str) -> RunningGateway:
-        gw = start_gateway(mqtt_url, namespace, tmp_path / f"gateway{len(started)}.log", tmp_path, **env)
+    def launch(namespace: str, url: str | None = None, **env: str) -> RunningGateway:
+        gw = start_gateway(url or mqtt_url, namespace, tmp_path / f"gateway{len(started)}.log", tmp_path, **env)
         started.append(gw)
         return gw
 

@@ -126,3 +126,29 @@ def test_client_gone_mid_upload_leaves_nothing(gateway: Any, say: Any, wav_bytes
     assert not list(gateway.temp_dir.iterdir())
     with gateway.client() as c:
         assert c.get("/healthz").status_code == 200
+
+
+def test_a_lost_broker_is_503_and_the_gateway_recovers(launch_gateway: Any, tmp_path: Any) -> None:
+    import time
+
+    from tars.runtime.broker import LocalBroker
+
+    broker = LocalBroker(workdir=tmp_path / "broker").start()
+    port = broker.port
+    try:
+        gw = launch_gateway(f"lost{uuid.uuid4().hex[:8]}/", url=broker.url)
+        with gw.client() as c:
+            assert c.get("/healthz").status_code == 200
+            broker.close()
+            deadline = time.monotonic() + 20
+            while c.get("/healthz").status_code == 200 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert c.get("/healthz").json()["bus"] == "disconnected"
+            assert error_of(c.post("/v1/audio/speech", json={"input": "hi"}), 503)["code"] == "bus_unavailable"
+            broker = LocalBroker(port=port, workdir=tmp_path / "broker2").start()
+            deadline = time.monotonic() + 30
+            while c.get("/healthz").status_code != 200 and time.monotonic() < deadline:
+                time.sleep(0.3)
+            assert c.get("/healthz").json()["workers"]["gateway"]["state"] == "online"
+    finally:
+        broker.close()

@@ -91,6 +91,8 @@ def split_messages(messages: list[dict[str, Any]]) -> tuple[str, list[ChatMessag
 
 
 def require_online(gw: Gateway, worker: str) -> None:
+    if not gw.service.bus.connected:
+        raise Unavailable("the message bus is unavailable; retry later", code="bus_unavailable")
     if not gw.health.online(worker):
         raise Unavailable(f"the {worker} worker is not online", code=f"{worker}_offline")
 

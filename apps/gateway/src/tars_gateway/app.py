@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from tars.runtime.errors import BusError
 from tars_gateway import __version__
 from tars_gateway.api import build_router
 from tars_gateway.console import build_console
@@ -41,6 +42,18 @@ def create_app(gw: Gateway) -> FastAPI:
         await gw.service.report_error(kind, f"{request.method} {request.url.path}: {exc.status} {exc.message}")
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+    @app.exception_handler(BusError)
+    async def bus_error(request: Request, exc: BusError) -> JSONResponse:
+        log.warning("%s %s: the bus is unavailable (%s)", request.method, request.url.path, exc)
+        return JSONResponse(error_body("the message bus is unavailable; retry later", "server_error",
+                                       code="bus_unavailable"), status_code=503)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        await gw.service.report_error("handler", f"{request.method} {request.url.path}: {type(exc).__name__}")
+        return JSONResponse(error_body("internal error (see the gateway's log)", "server_error"), status_code=500)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
