@@ -106,3 +106,49 @@ def test_compressed_stereo_uploads_are_decoded_and_resampled(gateway: Any, say: 
     assert res.status_code == 200, res.text
     assert {"music", "bedroom"} <= set(words(res.json()["text"]))
     assert res.json()["duration"] == pytest.approx(mono.size / 44_100, abs=0.1)
+
+
+def test_a_listener_that_goes_away_stops_the_speech(gateway: Any) -> None:
+    import asyncio
+    import uuid
+
+    from tars.contracts import topics as T
+    from tars.contracts.tts import TtsControl, TtsSay
+    from tars.runtime import Inbound, Service
+    from tars.runtime.mqtt import MqttBus
+
+    says: list[str] = []
+    stops: list[str | None] = []
+
+    async def run() -> None:
+        spy = Service("spy", MqttBus(gateway.mqtt_url, f"spy-{uuid.uuid4().hex[:6]}", namespace=gateway.namespace),
+                      announce=False)
+
+        async def on_say(msg: Inbound[TtsSay]) -> None:
+            says.append(msg.correlation_id)
+
+        async def on_control(msg: Inbound[TtsControl]) -> None:
+            if msg.payload.action == "stop":
+                stops.append(msg.payload.target)
+
+        spy.handle(T.TTS_SAY, on_say)
+        spy.handle(T.TTS_CONTROL, on_control)
+        await spy.start()
+        try:
+            await asyncio.to_thread(listen_briefly)
+            for _ in range(100):
+                if stops:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            await spy.stop()
+
+    def listen_briefly() -> None:
+        long_text = " ".join(["This sentence is here to make the reply long enough."] * 8)
+        with gateway.client() as c, c.stream("POST", "/v1/audio/speech",
+                                             json={"input": long_text, "response_format": "pcm"}) as s:
+            assert s.status_code == 200
+            next(s.iter_bytes())  # the first audio, then hang up
+
+    asyncio.run(run())
+    assert says and stops == [says[-1]]

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from pydantic import BaseModel, Field, ValidationError
 from starlette.background import BackgroundTask
 
+from tars.audio.pcm import SAMPLE_RATE
 from tars.contracts.envelope import new_id, short_validation_error
 from tars.contracts.llm import ChatMessage
 from tars_gateway.auth import require_token
@@ -141,14 +142,16 @@ def build_router(gw: Gateway) -> APIRouter:
         media = "audio/wav" if req.response_format == "wav" else "audio/pcm"
 
         async def body() -> AsyncIterator[bytes]:
-            if req.response_format == "wav":
-                yield wav_header(first.sample_rate)
-            yield first.pcm
-            async for chunk in chunks:
-                yield chunk.pcm
+            try:
+                if req.response_format == "wav":
+                    yield wav_header(first.sample_rate)
+                yield first.pcm
+                async for chunk in chunks:
+                    yield chunk.pcm
+            finally:  # also when the client goes away: the tts worker is told to stop
+                await chunks.aclose()
 
-        return StreamingResponse(body(), media_type=media, headers={"X-Sample-Rate": str(first.sample_rate)},
-                                 background=BackgroundTask(chunks.aclose))
+        return StreamingResponse(body(), media_type=media, headers={"X-Sample-Rate": str(first.sample_rate)})
 
     @api.post("/chat/completions")
     async def chat(request: Request) -> Response:
@@ -187,7 +190,7 @@ async def _transcribe(gw: Gateway, upload: Upload) -> Response:
         samples = await asyncio.to_thread(decode_audio, path, max_s=s.max_audio_s)
     finally:
         upload.remove()  # decoded: the file is not needed any more (the background task is a safety net)
-    timeout = s.transcribe_timeout_s + samples.size / 16_000
+    timeout = s.transcribe_timeout_s + samples.size / SAMPLE_RATE
     started = time.monotonic()
     result = await gw.stt.transcribe(samples, timeout_s=timeout)
     log.info("transcribed %.1f s of audio in %.0f ms", result.duration_s, (time.monotonic() - started) * 1000)
