@@ -39,7 +39,7 @@ def test_pool_names_filters_and_site_split() -> None:
     assert pair.filter(T.LLM_CANCEL, T.LLM_CANCEL.filter) == T.LLM_CANCEL.filter
     assert Pool("llm").filter(T.LLM_REQUEST, T.LLM_REQUEST.filter) == T.LLM_REQUEST.filter
     owners = [site_owner(s, 2) for s in SITES]
-    assert owners == [site_owner(s, 2) for s in SITES] and set(owners) == {0, 1}
+    assert owners == [site_owner(s, 2) for s in SITES] and min(Counter(owners).values()) >= 3
     with pytest.raises(ValueError):
         Pool("llm", 2, 2)
     assert access.role_of("llm-2") == ("llm", None)

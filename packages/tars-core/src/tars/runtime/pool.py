@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import zlib
+import hashlib
 from dataclasses import dataclass
 
 from tars.contracts.topics import TopicSpec
@@ -17,7 +17,10 @@ def member_name(role: str, index: int) -> str:
 def site_owner(site: str, size: int) -> int:
     """The pool member (0-based) that handles ``site``: a stable hash, the same in every
     process and on every machine (not Python's salted ``hash``); see ``Pool.owns``."""
-    return zlib.crc32(site.encode()) % size if size > 1 else 0
+    if size <= 1:
+        return 0
+    # a digest, not crc32: crc32 is linear, and "room0".."room3" would all land on one member
+    return int.from_bytes(hashlib.blake2b(site.encode(), digest_size=8).digest(), "big") % size
 
 
 @dataclass(frozen=True)
