@@ -84,21 +84,23 @@ async def client(worker: Worker, mqtt_url: str) -> AsyncIterator[tuple[Service, 
     await svc.stop()
 
 
-async def _hears(card: VirtualSoundCard, finals: FinalCollector, audio: Speech, text: str) -> None:
+async def _hears(card: VirtualSoundCard, finals: FinalCollector, audio: Speech, text: str,
+                 worker: Worker) -> None:
     import asyncio
 
     finals.heard.clear()
     await asyncio.to_thread(card.play, with_silence(audio, before_s=0.3, after_s=1.2))
     heard = [h for h in await finals.settle(idle_s=1.5, first_timeout_s=20) if h.site == SITE]
     said = " ".join(h.final.text for h in heard)
-    assert word_error_rate([(text, said)]) <= 0.2, said
+    context = [line for line in worker.log if "microphone" in line or "final on" in line]
+    assert word_error_rate([(text, said)]) <= 0.2, (said, context[-8:])
 
 
 async def test_speech_played_into_the_microphone_is_transcribed(
         card: VirtualSoundCard, client: tuple[Service, FinalCollector],
         say: Callable[[str, str], Speech], worker: Worker) -> None:
     text = "Turn on the lights in the kitchen."
-    await _hears(card, client[1], say("piper", text), text)
+    await _hears(card, client[1], say("piper", text), text, worker)
     assert len(worker.lines("microphone open")) == 1
 
 
@@ -110,7 +112,7 @@ async def test_microphone_unplugged_then_back(
     svc, finals = client
     await asyncio.to_thread(card.unload_sink, "mic")
     try:
-        for _ in range(50):  # the loss is noticed within about a second
+        for _ in range(100):  # the loss is noticed within about a second
             if worker.lines("microphone lost"):
                 break
             await asyncio.sleep(0.1)
@@ -130,8 +132,8 @@ async def test_microphone_unplugged_then_back(
         await asyncio.sleep(0.1)
     assert worker.lines("microphone is back"), "".join(worker.log[-10:])
     await asyncio.sleep(1.0)  # someone speaks a moment after plugging it back in
-    text = "Add milk and bread to the shopping list."
-    await _hears(card, finals, say("piper", text), text)
+    text = "Please close the garage door in the evening."
+    await _hears(card, finals, say("piper", text), text, worker)
     assert worker.proc.poll() is None
 
 

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 Int16Array = npt.NDArray[np.int16]
 PcmPayload = bytes | bytearray | memoryview | Int16Array
 
+_STALL_S = 3.0  # no audio from an open microphone for this long: it is gone
 #: Longest frame a pushed payload may hold (2 s): larger ones are rejected, not buffered.
 MAX_FRAME_SAMPLES = 2 * SAMPLE_RATE
 
@@ -253,7 +254,7 @@ class MicrophoneSource:
                             self.device_index, self._device_rate)
                     down_logged, self.up = False, True
                 await asyncio.sleep(0.25)
-                if not stream.active or time.monotonic() - self._last_block > 1.0:
+                if not stream.active or time.monotonic() - self._last_block > _STALL_S:
                     log.warning("microphone lost (%s); reopening when it is back",
                                 "stream stopped" if not stream.active else "no audio")
                     down_logged, rescan, self.up = True, True, False

@@ -32,7 +32,7 @@ RefCallback = Callable[[Int16Array, int, float], None]
 time its first sample reaches the DAC. Called on PortAudio's thread: quick, never blocking."""
 
 log = logging.getLogger(__name__)
-_STALL_S = 1.0  # no callback for this long: the device is gone
+_STALL_S = 3.0  # no callback for this long: the device is gone (a busy CPU stalls ~2 s)
 _MAX_BUFFER_S = 1.5  # a device that stopped consuming does not make the buffer grow forever
 
 

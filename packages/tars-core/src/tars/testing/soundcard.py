@@ -35,15 +35,35 @@ SINKS = ("mic", "speaker")
 _ALSA_CONF = ("/usr/share/alsa/alsa.conf", "/usr/local/share/alsa/alsa.conf", "/etc/alsa/alsa.conf")
 
 
-# The default ALSA device is the pulse plugin bound to the two sinks by name: a stream cannot
-# fall over to the other sink, and opening fails while a sink is unplugged (like a USB device).
-_ASOUND = """\
-pcm.tars_speaker { type pulse device "speaker" hint { show on description "virtual speaker" } }
-pcm.tars_mic { type pulse device "mic.monitor" hint { show on description "virtual mic" } }
-pcm.!default { type asym playback.pcm "tars_speaker" capture.pcm "tars_mic"
-               hint { show on description "tars virtual sound card" } }
-ctl.!default { type pulse }
-"""
+# The default ALSA device is the pulse plugin bound to the two sinks by name. PulseAudio would
+# connect a stream whose sink is missing to another one, so an unplugged sink's ALSA device is
+# pointed at a sound card that does not exist: opening it fails, as with an unplugged USB device.
+_PCM = {"speaker": 'type pulse device "speaker"', "mic": 'type pulse device "mic.monitor"'}
+_ABSENT = "type hw card 99"
+
+
+def _asound(present: set[str]) -> str:
+    pcm = {name: _PCM[name] if name in present else _ABSENT for name in _PCM}
+    return (f'pcm.tars_speaker {{ {pcm["speaker"]} hint {{ show on description "virtual speaker" }} }}\n'
+            f'pcm.tars_mic {{ {pcm["mic"]} hint {{ show on description "virtual mic" }} }}\n'
+            'pcm.!default { type asym playback.pcm "tars_speaker" capture.pcm "tars_mic"\n'
+            '               hint { show on description "tars virtual sound card" } }\n'
+            "ctl.!default { type pulse }\n")
+
+
+def _alsa_top(system_conf: str, ours: Path) -> str:
+    """The system's alsa.conf with its first hook loading only ``ours``: no /etc/alsa/conf.d (whose
+    pulse hook would make the default device plain "pulse" again), no ~/.asoundrc."""
+    text = Path(system_conf).read_text()
+    start = text.find("files [", text.find("@hooks"))
+    if start < 0:
+        raise SoundCardError(f"{system_conf}: no configuration hook to redirect")
+    depth, i = 0, start + len("files ")
+    for i in range(start + len("files "), len(text)):
+        depth += {"[": 1, "]": -1}.get(text[i], 0)
+        if depth == 0:
+            break
+    return text[:start] + f'files [ "{ours}" ]' + text[i + 1:]
 
 
 class SoundCardError(RuntimeError):
@@ -226,6 +246,7 @@ class VirtualSoundCard:
         self._players: list[subprocess.Popen[bytes]] = []
         self._taps: dict[str, _Tap] = {}
         self._echo_db: float | None = None
+        self._present = set(SINKS)
 
     # -- life cycle ---------------------------------------------------------------------
     def start(self, timeout: float = 15.0) -> None:
@@ -235,7 +256,8 @@ class VirtualSoundCard:
                                  "pulseaudio-utils and libasound2-plugins")
         (self.root / "home").mkdir(parents=True, exist_ok=True)
         (self.root / "client.conf").write_text("autospawn = no\nenable-shm = no\n")
-        (self.root / "asound.conf").write_text(_ASOUND)
+        self._write_asound()
+        (self.root / "alsa.conf").write_text(_alsa_top(alsa, self.root / "asound.conf"))
         (self.root / "default.pa").write_text(
             f"load-module module-native-protocol-unix auth-anonymous=1 socket={self.socket}\n"
             f"load-module module-cli-protocol-unix socket={self.root / 'cli'}\n"
@@ -245,7 +267,7 @@ class VirtualSoundCard:
             "PULSE_SERVER": f"unix:{self.socket}",
             "PULSE_CLIENTCONFIG": str(self.root / "client.conf"),
             "PULSE_COOKIE": str(self.root / "cookie"),
-            "ALSA_CONFIG_PATH": f"{alsa}:{self.root / 'asound.conf'}",
+            "ALSA_CONFIG_PATH": str(self.root / "alsa.conf"),
         }
         server_env = {**os.environ, **self.env, "HOME": str(self.root / "home"),
                       "XDG_RUNTIME_DIR": str(self.root), "PULSE_RUNTIME_PATH": str(self.root),
@@ -284,6 +306,12 @@ class VirtualSoundCard:
                     proc.wait()
         self._players.clear()
         self._server = None
+
+    def _write_asound(self) -> None:
+        """(Re)write the ALSA config; a new file (inode) makes libasound read it again."""
+        tmp = self.root / "asound.conf.new"
+        tmp.write_text(_asound(self._present))
+        os.replace(tmp, self.root / "asound.conf")
 
     def _sink_cmd(self, name: str) -> str:
         channels = 1 if name == "mic" else 2
@@ -354,6 +382,8 @@ class VirtualSoundCard:
         inputs = [i[0] for i in self._short("sink-inputs") if i[1] == sink and i[3] != "module-loopback.c"]
         outputs = [o[0] for o in self._short("source-outputs") if o[1] == source
                    and o[3] != "module-loopback.c"]
+        self._present.discard(name)
+        self._write_asound()
         self._pactl("unload-module", module)
         self._cli(*(f"kill-sink-input {i}" for i in inputs),
                   *(f"kill-source-output {o}" for o in outputs))
@@ -377,7 +407,9 @@ class VirtualSoundCard:
         if name in self.sinks():
             return
         self._pactl(*self._sink_cmd(name).split())
-        self._taps[name].wait_flowing()
+        self._taps[name].wait_flowing()  # the sink runs in real time before anyone opens it
+        self._present.add(name)
+        self._write_asound()
         if name == "speaker":
             self._pactl("set-default-sink", "speaker")
         else:
