@@ -208,7 +208,10 @@ async def open_local_sinks(settings: Settings, ref: RefPublisher | None = None,
                     on_ref=ref.from_device if ref is not None else None)
                 sinks.append(speaker)
                 names.append("speaker")
-                continue
+                if speaker.output.up:
+                    continue
+                log.info("the speaker did not open (retried in the background): replies also "
+                         "go to WAV files in %s", settings.wav_folder())
             except NoAudioDeviceError as exc:
                 detail = "" if "device found" in str(exc) else f" ({exc})"
                 log.warning("no audio output device: writing replies to WAV files in %s%s",
