@@ -51,9 +51,22 @@ def test_reference_ring_by_wall_time() -> None:
     ring.write(t0 + 2.0, np.full(320, 5, dtype=np.int16))  # more than max_s later: all else gone
     assert (ring.read(t0, 3200) == 0).all()
     assert (ring.read(t0 + 2.0, 320) == 5).all()
-    ring.write(t0 + 2.01, np.full(32000, 3, dtype=np.int16), rate=SR)  # wraps round
-    assert (ring.read(t0 + 4.01 - 0.5, 320) == 3).all()
-    assert ring.end_ts == pytest.approx(t0 + 4.01, abs=1e-3)
+    ring.write(t0 + 2.02, np.full(32000, 3, dtype=np.int16), rate=SR)  # wraps round
+    assert (ring.read(t0 + 4.02 - 0.5, 320) == 3).all()
+    assert ring.end_ts == pytest.approx(t0 + 4.02, abs=1e-3)
+
+
+def test_jittered_stamps_continue_the_reference_exactly() -> None:
+    """The speaker stamps each frame from its callback's clock: a few samples off either way."""
+    ring = ReferenceRing(max_s=2.0)
+    t0, rng = 500.0, np.random.default_rng(3)
+    ramp = np.arange(16000, dtype=np.int16)
+    for i in range(0, ramp.size, 480):
+        jitter = float(rng.uniform(-0.0003, 0.0003)) if i else 0.0
+        ring.write(t0 + i / SR + jitter, ramp[i:i + 480])
+    assert (ring.read(t0, 16000) == ramp).all()
+    ring.write(t0 + 1.5, ramp[:480])  # a real gap (the speaker had nothing to play): silence
+    assert (ring.read(t0 + 1.0, 8000) == 0).all() and (ring.read(t0 + 1.5, 480) == ramp[:480]).all()
 
 
 def test_ring_resamples_other_rates() -> None:
@@ -107,6 +120,24 @@ def test_mic_canceller_aligns_the_reference_by_wall_clock(
     erle = energy_db(mic[4 * SR:out.size], out[4 * SR:])
     assert erle >= 10.0, f"ERLE {erle:.1f} dB"
     assert aec.stats.echo_frames > 0 and (aec.stats.erle_db or 0.0) > 3.0  # incl. convergence
+    aec.close()
+
+
+@pytest.mark.parametrize("delay_s", [-0.12, 0.35])
+def test_mic_canceller_follows_an_unknown_echo_delay(
+        delay_s: float, say: Callable[[str, str], Speech]) -> None:
+    """Input or output latency nobody reported: the echo delay is measured and followed."""
+    far = far_end(say)
+    t0 = 1_760_000_000.0
+    mic = np.clip(echo_of(far, 0.5 + delay_s, 6.0), -32768, 32767).astype(np.int16)
+    aec = MicCanceller(AecSettings(suppress=False))
+    for i in range(0, far.size, 480):
+        aec.add_reference(t0 + 0.5 + i / SR, far[i:i + 480], SR)  # mic(t) = ref(t - delay)
+    out = np.concatenate([aec.feed(mic[i:i + 480], t0 + (i + 480) / SR)
+                          for i in range(0, mic.size, 480)])
+    assert aec.delay_s == pytest.approx(delay_s, abs=0.003)
+    erle = energy_db(mic[6 * SR:out.size], out[6 * SR:])
+    assert erle >= 10.0, f"ERLE {erle:.1f} dB"
     aec.close()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import logging
 from collections import deque
 from dataclasses import dataclass
 
@@ -12,14 +13,17 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from tars.audio import SAMPLE_RATE
+from tars_stt.delay import estimate_delay
 from tars_stt.refring import ReferenceRing
 
 Int16Array = npt.NDArray[np.int16]
+log = logging.getLogger("tars_stt.aec")
 
 SPEEX_ECHO_SET_SAMPLING_RATE = 24
 SPEEX_PREPROCESS_SET_DENOISE = 0
 SPEEX_PREPROCESS_SET_ECHO_STATE = 24
 _SHORTS = ctypes.POINTER(ctypes.c_int16)
+REBASE_S = 0.015
 
 
 class AecUnavailable(RuntimeError):
@@ -117,14 +121,16 @@ class AecSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     frame_ms: int = Field(default=20, ge=10, le=40)
-    filter_ms: int = Field(default=300, ge=50, le=1000, description="longest echo path covered")
+    filter_ms: int = Field(default=200, ge=50, le=1000, description="longest echo path covered")
     lead_s: float = Field(
-        default=0.05, ge=0.0, le=0.5, description="the reference is read this much after the "
-        "microphone frame's estimated capture time, so that an estimate late by up to this much "
-        "still sees the reference before its echo (the filter covers filter_ms of delay)")
+        default=0.04, ge=0.0, le=0.5, description="the reference is fed this much before its "
+        "echo (the measured echo delay, or none yet): the filter then covers the room's tail")
     mic_delay_s: float = Field(default=0.0, ge=0.0, le=1.0,
                                description="input latency the device does not report")
     suppress: bool = Field(default=True, description="speex residual echo suppression")
+    track_delay: bool = Field(default=True, description="measure the echo delay (GCC-PHAT on "
+                              "the last window_s, every second the speaker plays) and follow it")
+    window_s: float = Field(default=2.0, ge=0.5, le=5.0)
 
 
 @dataclass
@@ -135,6 +141,7 @@ class AecStats:
     echo_frames: int = 0
     in_energy: float = 0.0
     out_energy: float = 0.0
+    delay_changes: int = 0
 
     @property
     def erle_db(self) -> float | None:
@@ -164,33 +171,90 @@ class MicCanceller:
         self.stats = AecStats()
         self._pending = np.zeros(0, dtype=np.int16)
         self._fed = 0  # samples fed so far (stream position of the end of _pending)
-        self._offsets: deque[float] = deque(maxlen=300)  # ~10 s of 30 ms chunks
+        self._offsets: deque[float] = deque(maxlen=100)  # ~3 s of 30 ms chunks
+        self._base = 0.0
+        self.anchors = 0
+        self._refs: deque[tuple[float, Int16Array, int]] = deque(maxlen=1000)
+        self.shift_s = s.lead_s
+        """The reference is read at capture time + shift_s (lead_s minus the echo delay)."""
+        self.delay_s: float | None = None
+        self._hist = np.zeros(int(s.window_s * rate), dtype=np.int16)
+        self._next_check = self._hist.size
+        self._candidate: float | None = None
 
     def add_reference(self, ts: float, samples: Int16Array, rate: int) -> None:
-        self.ring.write(ts, samples, rate)
+        """Any thread: kept until the next :meth:`feed`, then written in stamp order."""
+        self._refs.append((ts, samples, rate))
+
+    def _drain_references(self) -> None:
+        refs = []
+        while self._refs:
+            refs.append(self._refs.popleft())
+        for ts, samples, rate in sorted(refs, key=lambda r: r[0]):
+            self.ring.write(ts, samples, rate)
 
     def capture_ts(self, position: int) -> float:
         """Estimated wall time at which stream sample ``position`` was captured."""
-        base = min(self._offsets) if self._offsets else 0.0
-        return base + position / self.rate - self.settings.mic_delay_s
+        return self._base + position / self.rate - self.settings.mic_delay_s
+
+    def _rebase(self, arrived: float) -> None:
+        """The stream is sample-exact; its wall-clock anchor moves only when the steadiest recent
+        arrivals (a 3 s minimum of arrival minus position) say it is ``snap_s`` off (lost audio,
+        a stall, drift)."""
+        self._offsets.append(arrived - self._fed / self.rate)
+        floor = min(self._offsets)
+        if self.anchors == 0 or abs(floor - self._base) > REBASE_S:
+            self._base = floor
+            self.anchors += 1
+        elif floor < self._base:
+            self._base = floor  # an arrival earlier than any seen: the anchor was late
 
     def feed(self, chunk: Int16Array, arrived: float) -> Int16Array:
         """Cancel the echo in ``chunk``; returns the cancelled samples ready so far."""
+        self._drain_references()
         self._fed += int(chunk.size)
-        self._offsets.append(arrived - self._fed / self.rate)
+        self._rebase(arrived)
         pending = np.concatenate([self._pending, chunk.astype(np.int16, copy=False)])
         start = self._fed - pending.size
         n = pending.size // self.frame
         outs: list[Int16Array] = []
         for k in range(n):
             rec = pending[k * self.frame:(k + 1) * self.frame]
-            ts = self.capture_ts(start + k * self.frame) + self.settings.lead_s
+            ts = self.capture_ts(start + k * self.frame) + self.shift_s
             play = self.ring.read(ts, self.frame)
             out = self.speex.process(rec, play)
             self._account(rec, play, out)
             outs.append(out)
         self._pending = pending[n * self.frame:].copy()
+        self._track(chunk)
         return np.concatenate(outs) if outs else np.zeros(0, dtype=np.int16)
+
+    def _track(self, chunk: Int16Array) -> None:
+        """Every second of microphone audio, measure the echo delay; follow it once confirmed."""
+        if not self.settings.track_delay:
+            return
+        h, n = self._hist, min(chunk.size, self._hist.size)
+        h[:-n] = h[n:].copy()
+        h[-n:] = chunk[-n:]
+        if self._fed < self._next_check:
+            return
+        self._next_check = self._fed + self.rate
+        est = estimate_delay(h, self.capture_ts(self._fed - h.size), self.ring)
+        if est is None or est.confidence < 12.0:
+            return
+        if self._candidate is None or abs(est.delay_s - self._candidate) > 0.004:
+            self._candidate = est.delay_s  # wait for a second estimate to agree
+            return
+        self.delay_s = est.delay_s
+        shift = self.settings.lead_s - est.delay_s
+        echo_in_filter = est.delay_s + self.shift_s  # where the echo sits in the filter
+        if not 0.005 <= echo_in_filter <= self.settings.filter_ms / 1000 - 0.06:
+            self.shift_s = shift
+            self.speex.reset()
+            self.stats.delay_changes += 1
+            log.info("echo delay %.0f ms (confidence %.0f): reference shifted by %+.0f ms "
+                     "(microphone re-anchored %d times, speaker %d)", est.delay_s * 1000,
+                     est.confidence, shift * 1000, self.anchors, self.ring.anchors)
 
     def _account(self, rec: Int16Array, play: Int16Array, out: Int16Array) -> None:
         st = self.stats

@@ -61,10 +61,8 @@ class EchoCancelling:
         except AudioFormatError as exc:
             log.debug("bad reference frame: %s", exc)
             return
-        self.references += 1
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self.canceller.add_reference,
-                                   frame.audio_time_s, samples, frame.sample_rate)
+        self.references += 1  # no await before this: frames are queued in arrival order
+        self.canceller.add_reference(frame.audio_time_s, samples, frame.sample_rate)
 
     def report(self) -> None:
         """Log the echo removed since the last report (after a reply)."""
@@ -72,8 +70,11 @@ class EchoCancelling:
         e_in, e_out = st.in_energy - self._reported[0], st.out_energy - self._reported[1]
         self._reported = (st.in_energy, st.out_energy)
         if e_in > 0 and e_out > 0:
-            log.info("echo cancellation: %.1f dB removed during the reply",
-                     10 * np.log10(e_in / e_out))
+            delay = self.canceller.delay_s
+            log.info("echo cancellation: %.1f dB removed during the reply (echo delay %s; "
+                     "microphone re-anchored %d times, speaker %d)", 10 * np.log10(e_in / e_out),
+                     "not measured" if delay is None else f"{delay * 1000:.0f} ms",
+                     self.canceller.anchors, self.canceller.ring.anchors)
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 import numpy.typing as npt
@@ -16,15 +17,25 @@ class ReferenceRing:
     """The last ``max_s`` seconds of speaker audio; sample ``i`` played at ``i / rate`` (wall).
 
     Written in any order (a frame overwrites what it covers; a gap before it is silence); reading
-    a span never written, or already forgotten, gives silence. Not thread safe: one thread uses it.
+    a span never written, or already forgotten, gives silence. A frame stamped within
+    ``jitter_s`` of where the last one ended continues it exactly, unless the recent frames agree
+    that the stream moved (their median is ``snap_s`` off): a loaded speaker's stamps jitter by
+    milliseconds, one frame now and then by tens, and an echo canceller needs a sample-exact
+    reference. Not thread safe.
     """
 
-    def __init__(self, max_s: float = 10.0, rate: int = SAMPLE_RATE) -> None:
+    def __init__(self, max_s: float = 10.0, rate: int = SAMPLE_RATE, *,
+                 snap_s: float = 0.01, jitter_s: float = 0.06) -> None:
         self.rate = rate
+        self.snap = round(snap_s * rate)
+        self.jitter = round(jitter_s * rate)
+        self._devs: deque[int] = deque(maxlen=8)
         self.size = int(max_s * rate)
         self._buf = np.zeros(self.size, dtype=np.int16)
         self._end: int | None = None  # absolute index one past the newest sample written
         self.written = 0
+        self.anchors = 0
+        """Frames placed by their own stamp (not continuing the last one)."""
 
     @property
     def end_ts(self) -> float:
@@ -42,6 +53,17 @@ class ReferenceRing:
             ts += (n - self.size) / self.rate
             samples, n = samples[-self.size:], self.size
         start = round(ts * self.rate)
+        dev = start - self._end if self._end is not None else None
+        if dev is not None and abs(dev) <= self.jitter:
+            self._devs.append(dev)
+            if abs(float(np.median(self._devs))) <= self.snap:
+                start = self._end  # type: ignore[assignment]
+            else:
+                self._devs.clear()
+                self.anchors += 1
+        else:
+            self._devs.clear()
+            self.anchors += 1
         end = start + n
         if self._end is None or start - self._end >= self.size:
             self._buf[:] = 0

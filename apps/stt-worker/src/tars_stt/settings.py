@@ -42,9 +42,9 @@ class Settings(CoreSettings):
         'listening; "aec": always listening to the local microphone, echo-cancelled against '
         "what the speaker played (libspeexdsp; half duplex without it, and for other sites)",
     )
-    aec_filter_ms: int = Field(default=300, ge=50, le=1000, description="longest echo path")
+    aec_filter_ms: int = Field(default=200, ge=50, le=1000, description="longest echo path")
     aec_lead_s: float = Field(
-        default=0.05, ge=0.0, le=0.5, description="the speaker reference is read this much "
+        default=0.04, ge=0.0, le=0.5, description="the speaker reference is read this much "
         "after the microphone's estimated capture time (margin for a late estimate)")
     aec_mic_delay_s: float = Field(default=0.0, ge=0.0, le=1.0,
                                    description="input latency the device does not report")
