@@ -41,7 +41,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home = tmp_path_factory.mktemp("tars-up")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TARS_")}
     # generous LLM timeouts: on a loaded 2-core machine a cold tools prompt takes tens of seconds
-    env.update(TARS_DATA_DIR=str(home / "data"), TARS_HEARTBEAT_S="2", TARS_SITE_ID="hub",
+    env.update(TARS_DATA_DIR=str(home / "data"), TARS_HEARTBEAT_S="2", TARS_SITE_ID="hub", TARS_PORT="0",
                TARS_FIRST_CHUNK_TIMEOUT_S="150", TARS_THINK_TIMEOUT_S="240")
     log = home / "up.log"
     out = log.open("w")

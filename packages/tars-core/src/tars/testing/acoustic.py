@@ -135,7 +135,9 @@ class AcousticStack:
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TARS_")}
         env.update(self.card.env)
-        env.update(TARS_DATA_DIR=str(self.home / "data"), TARS_SITE_ID=SITE, TARS_HEARTBEAT_S="2")
+        # TARS_PORT=0: the gateway on a free port, so a stack already running here cannot clash
+        env.update(TARS_DATA_DIR=str(self.home / "data"), TARS_SITE_ID=SITE, TARS_HEARTBEAT_S="2",
+                   TARS_PORT="0")
         env.update(self.extra_env)
         t0 = time.monotonic()
         with self.log.open("wb") as out:
