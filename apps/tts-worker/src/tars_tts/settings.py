@@ -34,8 +34,8 @@ class Settings(CoreSettings):
                                      description="output stream rate; default: the device's own")
     speaker_latency_s: float = Field(default=0.06, ge=0.005, le=0.5,
                                      description="output latency asked of the device")
-    speaker_ref: bool = Field(default=True, description="publish what the speaker played on "
-                              "tars/audio/{site}/ref (echo reference)")
+    speaker_ref: bool = Field(default=True, description="publish what the speaker played as "
+                              "the site's echo reference (topic AUDIO_REF)")
     speaker_ref_delay_s: float = Field(
         default=0.0, ge=0.0, le=1.0, description="output delay the device does not report, added "
         "to the reference's DAC time (PulseAudio via ALSA: about twice speaker_latency_s)")
