@@ -171,3 +171,30 @@ async def test_a_member_credential_writes_only_its_own_health(mqtt_factory: Fact
         await member.publish(T.SYSTEM_HEARTBEAT.topic(service=service), b"{}", qos=1)
     await asyncio.sleep(0.5)
     assert got == [T.SYSTEM_HEARTBEAT.topic(service="llm-2")]
+
+
+async def test_a_shared_subscription_is_checked_against_the_acl(mqtt_factory: Factory) -> None:
+    """Mosquitto checks the topic part of `$share/<group>/<topic>`: a credential without the read
+    grant gets nothing through a shared subscription, one with it gets every message."""
+    intruder, member, router = mqtt_factory("tts"), mqtt_factory("llm-2"), mqtt_factory("router")
+    stolen: list[Message] = []
+    served: list[Message] = []
+
+    async def steal(msg: Message) -> None:
+        stolen.append(msg)
+
+    async def serve(msg: Message) -> None:
+        served.append(msg)
+
+    for bus in (intruder, member, router):
+        await bus.start()
+    await intruder.subscribe(shared_filter("x", T.LLM_REQUEST.topic()), steal)
+    await member.subscribe(shared_filter("llm", T.LLM_REQUEST.topic()), serve)
+    for i in range(5):
+        await router.publish(T.LLM_REQUEST.topic(), f"r{i}".encode())
+    for _ in range(50):
+        if len(served) == 5:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    assert len(served) == 5 and stolen == []
