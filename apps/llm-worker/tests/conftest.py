@@ -165,7 +165,8 @@ def qwen(qwen_path: Path) -> Iterator[Any]:
     from tars_llm.config import LlamaCppConfig
     from tars_llm.llamacpp import LlamaCppChatModel
 
-    model = LlamaCppChatModel.load(LlamaCppConfig(model_path=qwen_path, n_ctx=2048, n_threads=2))
+    # nice=0: the tests check behaviour; under a loaded CI machine a nicer model only gets slower
+    model = LlamaCppChatModel.load(LlamaCppConfig(model_path=qwen_path, n_ctx=2048, n_threads=2, nice=0))
     yield model
     asyncio.run(model.aclose())
 
@@ -398,7 +399,7 @@ def llm_worker(mqtt_url: str, qwen_path: Path) -> Iterator[tuple[WorkerProcess, 
     """One embedded-model llm worker for the whole session, in its own namespace."""
     namespace = f"t{uuid.uuid4().hex[:10]}/"
     worker = WorkerProcess(worker_env(mqtt_url, namespace, model_path=qwen_path, n_ctx=2048, n_threads=1,
-                                      tool_timeout_s=5, max_tokens=96))
+                                      tool_timeout_s=5, max_tokens=96, nice=0))
     try:
         worker.wait_ready(240)
         yield worker, namespace

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from tars_llm.context import now_text
 from tars_llm.service import LlmWorker, build_worker
 from tars_llm.settings import Settings
 
-pytestmark = [pytest.mark.models, pytest.mark.broker, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.models, pytest.mark.broker, pytest.mark.timeout(1200)]
 START = datetime(2030, 11, 25, 15, 7, tzinfo=ZoneInfo("America/Chicago"))
 _TIME = re.compile(r"\b(\d{1,2})(?:[:.](\d{2}))?\s*([ap])\.?\s?m\b|\b(\d{1,2})[:.](\d{2})\b", re.I)
 NO_ARGS = {"type": "object", "properties": {}, "additionalProperties": False}
@@ -106,7 +107,7 @@ async def rig(mqtt_url: str, namespace: str, qwen: Any, kit: Any) -> AsyncIterat
     clock = ManualClock(START)
     tools = ClockTools(mqtt_url, namespace, clock)
     await tools.service.start()
-    settings = Settings(mqtt_url=mqtt_url, namespace=namespace, tool_timeout_s=10.0, max_tokens=64,
+    settings = Settings(mqtt_url=mqtt_url, namespace=namespace, tool_timeout_s=10.0, max_tokens=48,
                         warm_up=False)
     service = Service("llm", MqttBus(mqtt_url, f"llm-{uuid.uuid4().hex[:6]}", namespace=namespace))
     worker = await build_worker(settings, service, model=qwen, clock=clock)
@@ -131,8 +132,10 @@ async def test_no_reply_states_a_time_it_was_not_given(rig: Any) -> None:
     flagged: list[str] = []
     for question in QUESTIONS:
         before = len(tools.outputs)
-        turn = await client.ask(question, use_rag=False)
+        started = time.monotonic()
+        turn = await client.ask(question, timeout=400.0, use_rag=False)
         reply = turn.response.text
+        print(f"\n{question!r} -> {reply!r} ({time.monotonic() - started:.0f} s, tools {turn.response.tools})")
         assert turn.response.error is None and reply, (question, turn.response)
         bad = invented_times(reply, context, *tools.outputs[before:])
         if bad:
@@ -144,7 +147,8 @@ async def test_no_reply_states_a_time_it_was_not_given(rig: Any) -> None:
 async def test_get_time_called_with_its_schema_is_repaired(rig: Any) -> None:
     worker, tools, client = rig
     # a question that made this model call get_time with {"type": "object", ...}
-    turn = await client.ask("Use the get_time tool: what time is it now exactly?", use_rag=False)
+    turn = await client.ask("Use the get_time tool: what time is it now exactly?", timeout=400.0,
+                            use_rag=False)
     time_calls = [c for c in tools.calls if c.name == "get_time"]
     assert time_calls, turn.response
     assert all(c.arguments == {} for c in time_calls)  # whatever the model wrote, repaired

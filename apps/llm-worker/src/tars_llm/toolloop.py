@@ -71,7 +71,7 @@ async def _ignore_delta(_: str) -> None:
 
 ECHO_NUDGE = "Answer my question itself; do not repeat it."
 NO_ANSWER_TEXT = "Sorry, I don't have a good answer to that."
-"""Said when the model only echoed the question, twice."""
+"""Said when the model gave no usable reply (an echo, twice) and no tool result can stand in."""
 
 
 def failure_text(failed: Mapping[str, str]) -> str:
@@ -170,10 +170,10 @@ class ToolLoop:
                     return turn.result("", "cancelled")
                 return await self._final(second, gate2, turn, question, True)
             log.warning("the model echoed the question twice: no answer")
-            reply = NO_ANSWER_TEXT
+            reply = turn.fallback()
             await turn.emit(reply)
         elif not reply.strip():
-            reply = NO_ANSWER_TEXT  # nothing speakable (only a call of an unknown tool)
+            reply = turn.fallback()  # nothing speakable (only a call of an unknown tool)
             await turn.emit(reply)
         elif rest:
             await turn.emit(rest)
@@ -246,6 +246,15 @@ class _Turn:
     steps: list[ChatResult] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     """Tools whose last call failed (name -> reason), cleared by a later success."""
+
+    def fallback(self) -> str:
+        """No usable reply: the last successful tool result if it is a sentence, else
+        NO_ANSWER_TEXT (never a made-up answer)."""
+        for invocation in reversed(self.invocations):
+            text = invocation.output.strip()
+            if invocation.ok and text and text[0] not in "{[\"" and not looks_like_call(text):
+                return text if text[-1] in ".!?" else f"{text}."
+        return NO_ANSWER_TEXT
 
     def result(self, reply: str, finish: FinishReason) -> LoopResult:
         return LoopResult(reply, finish, tuple(self.new), tuple(self.invocations), tuple(self.steps))
