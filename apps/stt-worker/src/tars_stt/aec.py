@@ -199,15 +199,15 @@ class MicCanceller:
 
     def _rebase(self, arrived: float) -> None:
         """The stream is sample-exact; its wall-clock anchor moves only when the steadiest recent
-        arrivals (a 3 s minimum of arrival minus position) say it is ``snap_s`` off (lost audio,
+        arrivals (a 3 s minimum of arrival minus position) say it is REBASE_S off (lost audio,
         a stall, drift)."""
         self._offsets.append(arrived - self._fed / self.rate)
         floor = min(self._offsets)
         if self.anchors == 0 or abs(floor - self._base) > REBASE_S:
             self._base = floor
             self.anchors += 1
-        elif floor < self._base:
-            self._base = floor  # an arrival earlier than any seen: the anchor was late
+        elif floor < self._base and len(self._offsets) < (self._offsets.maxlen or 0):
+            self._base = floor  # the first seconds: settle on the steadiest arrival
 
     def feed(self, chunk: Int16Array, arrived: float) -> Int16Array:
         """Cancel the echo in ``chunk``; returns the cancelled samples ready so far."""

@@ -392,8 +392,8 @@ async def setup(settings: Settings, service: Service,
     await executor.run(model.load)
     worker = SttWorker(settings, service, make_engine(settings, model), executor)
     source = local_source(settings)
-    if source is not None and settings.duplex_mode == "aec":
-        worker.aec = await EchoCancelling.open(settings.aec())
+    if source is not None and (settings.aec or settings.duplex_mode == "aec"):
+        worker.aec = await EchoCancelling.open(settings.aec_settings())
         if worker.aec is not None:
             worker.engine.duplex.cancelled.add(settings.site_id)
             service.add_cleanup(worker.aec.close)

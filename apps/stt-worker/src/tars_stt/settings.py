@@ -42,6 +42,9 @@ class Settings(CoreSettings):
         'listening; "aec": always listening to the local microphone, echo-cancelled against '
         "what the speaker played (libspeexdsp; half duplex without it, and for other sites)",
     )
+    aec: bool = Field(
+        default=False, description="echo-cancel the local microphone (what stt hears and the "
+        'frames it shares for the wake word) whatever the duplex mode; implied by "aec"')
     aec_filter_ms: int = Field(default=200, ge=50, le=1000, description="longest echo path")
     aec_lead_s: float = Field(
         default=0.04, ge=0.0, le=0.5, description="the speaker reference is read this much "
@@ -118,7 +121,7 @@ class Settings(CoreSettings):
         return DuplexSettings(mode=self.duplex_mode, tail_s=self.duplex_tail_s,
                               idle_s=self.duplex_idle_s)
 
-    def aec(self) -> AecSettings:
+    def aec_settings(self) -> AecSettings:
         return AecSettings(filter_ms=self.aec_filter_ms, lead_s=self.aec_lead_s,
                            mic_delay_s=self.aec_mic_delay_s, suppress=self.aec_suppress)
 
