@@ -34,12 +34,13 @@ RUN apt-get update \
  && if [ -n "$EXTRA_CA_CERTS" ]; then printf '%s\n' "$EXTRA_CA_CERTS" \
       > /usr/local/share/ca-certificates/extra.crt && update-ca-certificates >/dev/null; fi
 ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt
-COPY config/constraints.txt /tmp/constraints.txt
+# (no constraints file here: a new pin elsewhere must not rebuild llama.cpp; the next step applies it)
 COPY --from=reqs /source-builds.txt /tmp/
 RUN python3 -m venv /opt/venv \
  && CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-    pip install -c /tmp/constraints.txt -r /tmp/source-builds.txt \
+    pip install -r /tmp/source-builds.txt \
  && rm -rf /opt/venv/lib/python3*/site-packages/llama_cpp/lib/*.a
+COPY config/constraints.txt /tmp/constraints.txt
 COPY --from=reqs /requirements.txt /no-deps.txt /tmp/
 RUN pip install -c /tmp/constraints.txt -r /tmp/source-builds.txt -r /tmp/requirements.txt \
  && pip install --no-deps -r /tmp/no-deps.txt \

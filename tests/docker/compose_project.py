@@ -1,5 +1,6 @@
 """Run the repo's docker-compose.yml for a test: generated passwords, and an override that puts
-every service on host networking with the broker on free loopback ports."""
+every worker on host networking; the broker (whose published ports compose 1.29 cannot drop for
+host networking) runs the repo's own config, published on free loopback ports."""
 
 from __future__ import annotations
 
@@ -40,14 +41,10 @@ def broker_users() -> list[str]:
     return re.findall(r"^user (\S+)$", acl, flags=re.M)
 
 
-def loopback_conf(service_port: int, admin_port: int) -> tuple[str, bool]:
-    """config/mosquitto.conf with its listeners moved to loopback ports; whether it has an
-    operator listener (1884) apart from the services' one."""
+def has_admin_listener() -> bool:
+    """Whether the repo's broker config has an operator listener (1884) apart from 1883."""
     text = (ROOT / "config" / "mosquitto.conf").read_text()
-    has_admin = re.search(r"^listener 1884\b", text, flags=re.M) is not None
-    text = re.sub(r"^listener 1883\b.*$", f"listener {service_port} 127.0.0.1", text, flags=re.M)
-    text = re.sub(r"^listener 1884\b.*$", f"listener {admin_port} 127.0.0.1", text, flags=re.M)
-    return text, has_admin
+    return re.search(r"^listener 1884\b", text, flags=re.M) is not None
 
 
 @dataclass
@@ -120,24 +117,19 @@ def inspect(container: str, template: str) -> str:
     return res.stdout.strip() if res.returncode == 0 else "absent"
 
 
-def host_override(project: Project, service_port: int, admin_port: int) -> Path:
-    """Every service on the host's network; broker URLs and listeners on loopback ports."""
-    conf_text, has_admin = loopback_conf(service_port, admin_port)
-    conf = project.workdir / f"{project.name}-mosquitto.conf"
-    conf.write_text(conf_text)
+def host_override(project: Project, service_port: int) -> Path:
+    """Every worker on the host's network, its broker URL on the broker's loopback port. Services
+    that publish ports (the broker, an HTTP gateway) keep the compose network: compose 1.29
+    refuses host networking with published ports, and an override cannot remove them."""
     services: dict[str, Any] = {}
     for name, svc in project.resolved()["services"].items():
+        if name == BROKER or svc.get("ports"):
+            continue
         env = {k: str(v) for k, v in (svc.get("environment") or {}).items()}
         entry: dict[str, Any] = {"network_mode": "host", "environment": dict(EXTRA_ENV)}
         url = env.get("TARS_MQTT_URL")
         if url:
             entry["environment"]["TARS_MQTT_URL"] = re.sub(r"@mosquitto:1883$", f"@127.0.0.1:{service_port}", url)
-        if name == BROKER:
-            entry["volumes"] = [f"{conf}:/mosquitto/config/mosquitto.conf:ro"]
-            port = admin_port if has_admin else service_port
-            entry["healthcheck"] = {"test": ["CMD-SHELL", f"mosquitto_pub -h 127.0.0.1 -p {port} -u cli "
-                                             "-P \"$$TARS_PASSWORD_CLI\" -t tars/system/heartbeat/broker "
-                                             "-q 1 -m ok"]}
         services[name] = entry
     path = project.workdir / f"{project.name}-override.yml"
     path.write_text(yaml.safe_dump({"services": services}))
