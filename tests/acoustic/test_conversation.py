@@ -79,7 +79,9 @@ class Room:
 
 
 def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z]+|[0-9]+", text.lower().replace("%", " percent")))
+    """Words and numbers; digits split by ":", ".", "-" or spaces are one number ("1:00" = "1-0-0")."""
+    text = re.sub(r"(?<=\d)[\s:.\-]+(?=\d)", "", text.lower().replace("%", " percent"))
+    return set(re.findall(r"[a-z]+|[0-9]+", text))
 
 
 def _close(word: str, heard: set[str]) -> bool:

@@ -44,13 +44,16 @@ POSITIVE: list[tuple[str, IntentName, dict[str, str]]] = [
     ("Hello!", IntentName.GREET, {}),
     ("Good morning.", IntentName.GREET, {}),
     ("Are you there?", IntentName.GREET, {}),
+    ("Set a timer for 10 seconds.", IntentName.TIMER, {"count": "10", "unit": "seconds"}),
+    ("Could you start a five minute timer?", IntentName.TIMER, {"count": "5", "unit": "minutes"}),
+    ("timer for 1 hour", IntentName.TIMER, {"count": "1", "unit": "hours"}),
 ]
 
 NEGATIVE = [
     "Hey.",
     "Hello, what is the capital of France?",
     "What time does the shop close?",
-    "Set a timer for five minutes.",
+    "Set a timer for pasta.",
     "Stop the timer.",
     "Start the stopwatch.",
     "I know you are there.",

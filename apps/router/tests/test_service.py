@@ -12,6 +12,7 @@ import pytest
 from tars.contracts import topics as T
 from tars.contracts.health import Status
 from tars.contracts.llm import LlmCancel, LlmRequest, LlmResponse, LlmStreamChunk
+from tars.contracts.tools import ToolCall, ToolResult
 from tars.contracts.tts import TtsControl, TtsSay, TtsStatus
 from tars.contracts.turn import TextTurn, TurnEvent, TurnResult
 from tars.contracts.wake import WakeEvent
@@ -237,6 +238,34 @@ async def test_llm_dying_mid_turn_apologises_at_once() -> None:
         result = await ask
         assert result is not None and result.path == "error" and result.reason == "llm_offline"
         assert result.reply == "I can't reach my language model right now."
+    finally:
+        for svc in services:
+            await svc.stop()
+
+
+async def test_a_spoken_timer_is_set_by_the_tools_worker_without_the_llm() -> None:
+    made, services = await make_rig(intent_tool_timeout_s=1.0)
+    calls: list[ToolCall] = []
+    tools = Service("tools", InMemoryBus(made.router.service.bus.broker))  # type: ignore[attr-defined]
+
+    async def on_call(msg: Inbound[ToolCall]) -> None:
+        calls.append(msg.payload)
+        ok = msg.payload.arguments == {"seconds": 10}
+        await tools.publish(T.TOOLS_RESULT, ToolResult(
+            name=msg.payload.name, ok=ok, content="Timer set for 10 seconds." if ok else "",
+            error=None if ok else "bad arguments"), correlation_id=msg.correlation_id,
+            in_reply_to=msg.envelope.id)
+
+    tools.handle(T.TOOLS_CALL, on_call)
+    await tools.start()
+    try:
+        result = await made.ear.ask("Set a timer for ten seconds, please.", "c-timer")
+        assert result is not None and result.path == "intent" and result.intent == "timer"
+        assert result.reply == "Timer set for 10 seconds." and not made.llm.requests
+        assert [c.name for c in calls] == ["set_timer"]
+        await tools.stop()  # nobody answers now: the turn says so instead of hanging
+        silent = await made.ear.ask("set a timer for 5 minutes", "c-timer-2")
+        assert silent is not None and "tools worker did not answer" in silent.reply
     finally:
         for svc in services:
             await svc.stop()

@@ -25,7 +25,8 @@ def say_date(moment: datetime) -> str:
 class LocalAnswer:
     """What the router does for a local intent: an optional reply and an optional action.
 
-    ``action`` is one of ``"stop"``, ``"repeat"``, ``"volume"`` or None (just speak ``text``).
+    ``action`` is one of ``"stop"``, ``"repeat"``, ``"volume"``, ``"timer"`` (set by the tools
+    worker) or None (just speak ``text``).
     """
 
     intent: Intent
@@ -51,6 +52,8 @@ class LocalAnswers:
                 return LocalAnswer(intent, f"I'm {self._name}, your offline assistant.")
             case IntentName.GREET:
                 return LocalAnswer(intent, "Hello! What can I do for you?")
+            case IntentName.TIMER:
+                return LocalAnswer(intent, None, action="timer")
             case IntentName.STOP:
                 return LocalAnswer(intent, None, action="stop")
             case IntentName.REPEAT:

@@ -24,6 +24,7 @@ class IntentName(StrEnum):
     VOLUME = "volume"
     NAME = "name"
     GREET = "greet"
+    TIMER = "timer"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,11 @@ from tars.contracts import topics as T
 from tars.contracts.health import Status
 from tars.contracts.llm import ChatMessage, LlmCancel, LlmResponse, LlmStreamChunk
 from tars.contracts.stt import SttFinal, SttPartial
+from tars.contracts.tools import ToolCall, ToolResult
 from tars.contracts.tts import TtsControl, TtsStatus
 from tars.contracts.turn import TextTurn, TurnEvent, TurnResult
 from tars.contracts.wake import WakeEvent
-from tars.runtime import Inbound, Service
+from tars.runtime import Inbound, Requester, Service, TarsError
 from tars.runtime.clock import SystemClock
 from tars.runtime.errors import ConfigError
 from tars_router.active import ActiveTurn, SiteState
@@ -46,6 +47,8 @@ class Router(Replier):
                          settings.wake_window_s + settings.listen_timeout_s)
         self.answers = LocalAnswers(settings.assistant_name, self.clock)
         self.deps = Dependencies()
+        self.tools: Requester[ToolResult] = Requester(service, T.TOOLS_CALL, T.TOOLS_RESULT,
+                                                      timeout_s=settings.intent_tool_timeout_s)
         self.sites: dict[str, SiteState] = {}
         self.turns: dict[str, ActiveTurn] = {}
         self.by_llm: dict[str, ActiveTurn] = {}
@@ -227,6 +230,8 @@ class Router(Replier):
             reply = st.machine.history.last_reply() or "I haven't said anything yet."
         elif answer.action == "volume":
             reply = await self._volume(turn, st, intent)
+        elif answer.action == "timer":
+            reply = await self._timer(turn, intent)
         if reply:
             await self._say(turn, st, reply, final=True)
         turn.task = self.service.spawn(self._finish(turn, st), name=f"turn-{turn.cid[:8]}")
@@ -242,6 +247,18 @@ class Router(Replier):
         await self.service.publish(T.TTS_CONTROL, TtsControl(action="volume", volume=st.volume),
                                    correlation_id=turn.cid, site_id=turn.site)
         return f"Volume {round(st.volume * 100)} percent."
+
+    async def _timer(self, turn: ActiveTurn, intent: Intent) -> str:
+        """Set a timer through the tools worker (the one owner of timers) and say its answer."""
+        unit, count = intent.slots.get("unit", "minutes"), int(intent.slots.get("count", "1"))
+        try:
+            reply = await self.tools.request(ToolCall(name="set_timer", arguments={unit: count}),
+                                             correlation_id=turn.cid, site_id=turn.site)
+        except TarsError:
+            return "Sorry, I couldn't set the timer: the tools worker did not answer."
+        if not reply.payload.ok:
+            return f"Sorry, I couldn't set the timer: {reply.payload.error or 'it failed'}."
+        return reply.payload.content
 
     # -- work ahead on a speculative transcript -----------------------------------------------
     async def _work_ahead(self, st: SiteState, text: str) -> None:

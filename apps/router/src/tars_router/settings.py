@@ -34,6 +34,8 @@ class Settings(CoreSettings):
     history_turns: int = Field(default=8, ge=1)
     first_chunk_timeout_s: float = Field(default=25.0, gt=0,
                                          description="No reply text by then: apologise")
+    intent_tool_timeout_s: float = Field(default=5.0, gt=0,
+                                  description="A local intent's tool call (set a timer)")
     tts_start_timeout_s: float = Field(default=3.0, gt=0,
                                        description="No TTS status by then: end the turn headless")
     max_tokens: int = Field(default=256, ge=1)

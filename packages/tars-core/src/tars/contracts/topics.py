@@ -134,9 +134,9 @@ TOOLS_REGISTRY = TopicSpec(_t("tools/registry/{provider}"), ToolRegistry, "tools
                            "tools one provider offers", retain=True,
                            pub=("tools",), sub=("llm",))
 TOOLS_CALL = TopicSpec(_t("tools/call"), ToolCall, "tools.call", "call a tool", expiry_s=60,
-                        pub=("llm",), sub=("tools",), command=True)
+                        pub=("llm", "router"), sub=("tools",), command=True)
 TOOLS_RESULT = TopicSpec(_t("tools/result"), ToolResult, "tools.result", "a tool's result",
-                          pub=("tools",), sub=("llm",))
+                          pub=("tools",), sub=("llm", "router"))
 MEMORY_QUERY = TopicSpec(_t("memory/query"), MemoryQuery, "memory.query",
                          "search memory", expiry_s=10,
                          pub=("llm", "tools"), sub=("memory",), command=True, shared=("memory",))
