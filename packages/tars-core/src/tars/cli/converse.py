@@ -16,7 +16,8 @@ VOICE_STACK = ["memory", "tools", "llm", "router", "tts", "stt"]
 
 
 def converse(
-    wav: Annotated[Path, typer.Argument(help="The spoken question (WAV, any common rate)")],
+    wav: Annotated[Path, typer.Argument(
+        help="The spoken request, wake word first (\"hey jarvis, what time is it\"); WAV, any rate")],
     out: Annotated[Path | None, typer.Option(help="Write the reply audio here")] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     url: Annotated[str | None, typer.Option(help="mqtt://user:pass@host:port")] = None,
