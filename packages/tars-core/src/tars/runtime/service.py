@@ -11,6 +11,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -189,6 +190,7 @@ class Service:
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
         self.lag.start()
+        await _health_file(touch=False)  # a restarted container's old file must not look healthy
         # Subscribe first: the bus subscribes on connect before announcing "online", so a
         # client that reacts to the online status never finds a handler missing.
         for spec, handler, topic in self._handlers:
@@ -337,6 +339,8 @@ class Service:
         await self.publish(T.SYSTEM_STATUS, Status(state=state, instance=self.instance),
                            params={"service": self.member})
         await self.publish(T.SYSTEM_INFO, self.info(), params={"service": self.member})
+        if self._ready:
+            await _health_file(touch=True)
 
     def info(self) -> Info:
         return Info(service=self.name, instance=self.instance, version=__version__,
@@ -354,5 +358,27 @@ class Service:
             await asyncio.sleep(self.heartbeat_s)
             try:
                 await self.publish(T.SYSTEM_HEARTBEAT, self.heartbeat(), params={"service": self.member})
+                if self._ready:
+                    await _health_file(touch=True)
             except BusError:
                 pass
+
+
+HEALTH_FILE_ENV = "TARS_HEALTH_FILE"
+"""A file the service touches while it is online and its heartbeats reach the broker (containers'
+health checks read its age instead of connecting, which would take over the worker's client id)."""
+
+
+async def _health_file(*, touch: bool) -> None:
+    name = os.environ.get(HEALTH_FILE_ENV)
+    if not name:
+        return
+    path = Path(name)
+
+    def act() -> None:
+        try:
+            path.touch() if touch else path.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("health file %s: %s", path, exc)
+
+    await asyncio.to_thread(act)
