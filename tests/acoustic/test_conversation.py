@@ -204,7 +204,7 @@ async def remember_and_recall(room: Room) -> Outcome:
 
 async def timer_heard_when_due(room: Room) -> Outcome:
     heard, back = await room.ask("set a timer for ten seconds.")
-    ok_set = heard.result is not None and "set_timer" in heard.result.tools
+    ok_set = heard.result is not None and "timer" in heard.reply.lower() and "sorry" not in heard.reply.lower()
     due = heard.speech_end_ts + 10.0
     await asyncio.sleep(max(0.0, due + 8.0 - time.time()))
     after = room.stack.card.speaker(max(due - 1.0, heard.speech_end_ts))

@@ -94,3 +94,13 @@ def test_calls_wrapped_in_double_braces_or_with_flat_arguments_parse() -> None:
     assert [(c.name, c.arguments) for c in wrapped] == [("calculate", {"expression": "2+2"})]
     flat = parse_tool_calls('{"name": "calculate", "expression": "6*7"}', {"calculate"})
     assert [(c.name, c.arguments) for c in flat] == [("calculate", {"expression": "6*7"})]
+
+
+def test_the_now_line_repeated_back_is_an_echo_not_an_answer() -> None:
+    from tars_llm.repair import is_echo, may_become_echo
+
+    asked = ("What is 12 times 7?", "Now: Monday, November 25, 2030, 3:07 PM CST")
+    assert is_echo(asked, "(Now: Monday, November 25, 2030, 3:07 PM CST.)")
+    assert may_become_echo(asked, "(Now: Monday, Nov")
+    assert not is_echo(asked, "12 times 7 is 84.")
+    assert not may_become_echo(asked, "12 times 7 is")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from tars_llm.types import JSONDict
@@ -60,8 +61,11 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
-def is_echo(question: str, reply: str) -> bool:
-    """True if ``reply`` is the question (or most of it) repeated rather than an answer."""
+def is_echo(question: str | Sequence[str], reply: str) -> bool:
+    """True if ``reply`` is the question (or most of it, or any of the texts given, such as the
+    turn's Now line) repeated rather than an answer."""
+    if not isinstance(question, str):
+        return any(is_echo(q, reply) for q in question)
     q, r = words(question), words(reply)
     if len(q) < 2 or not r or len(r) > len(q):
         return False
@@ -70,8 +74,10 @@ def is_echo(question: str, reply: str) -> bool:
     return difflib.SequenceMatcher(None, q, r).ratio() >= 0.85
 
 
-def may_become_echo(question: str, partial: str) -> bool:
-    """True while the reply so far is a prefix of the question (it may yet be an echo)."""
+def may_become_echo(question: str | Sequence[str], partial: str) -> bool:
+    """True while the reply so far is a prefix of the question, or of any text given."""
+    if not isinstance(question, str):
+        return any(may_become_echo(q, partial) for q in question)
     q, r = words(question), words(partial)
     if len(q) < 2:
         return False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tars_llm.repair import may_become_echo
 from tars_llm.toolcalls import ToolCallGate
 
@@ -15,7 +17,8 @@ class ReplyGate:
     failed tool). ``finish`` returns the held text; the caller decides whether to speak it.
     """
 
-    def __init__(self, *, tools: bool, question: str | None = None, hold: bool = False) -> None:
+    def __init__(self, *, tools: bool, question: str | Sequence[str] | None = None,
+                 hold: bool = False) -> None:
         self._calls = ToolCallGate(active=tools)
         self._question = question
         self._hold = hold

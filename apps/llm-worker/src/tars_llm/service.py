@@ -205,8 +205,8 @@ class LlmWorker:
         request = msg.payload
         history = [ChatMessage(role=m.role, content=m.content, name=m.name) for m in request.history]
         tools = self.directory.tools() if request.use_tools else ()
-        messages = self.builder.build(request.text, history, memories, tools=tools,
-                                      now=now_text(self.clock))
+        now = now_text(self.clock)
+        messages = self.builder.build(request.text, history, memories, tools=tools, now=now)
         params = self._params(request)
 
         async def call_tool(name: str, arguments: dict[str, Any]) -> str:
@@ -214,7 +214,7 @@ class LlmWorker:
 
         loop = ToolLoop(self.model, call_tool, max_tool_steps=self.config.max_tool_steps, params=params)
         return await loop.run(messages, tools, on_delta=stream.delta, cancel=turn.token,
-                              question=request.text)
+                              question=(request.text, f"Now: {now}"))  # neither is an answer
 
     def _params(self, request: LlmRequest) -> SamplingParams:
         base = self.config.sampling.to_params()

@@ -119,7 +119,7 @@ class ToolLoop:
         on_delta: DeltaCallback | None = None,
         cancel: CancelToken | None = None,
         params: SamplingParams | None = None,
-        question: str | None = None,
+        question: str | Sequence[str] | None = None,
     ) -> LoopResult:
         """Run one turn to its final reply (or until ``cancel`` is set)."""
         turn = _Turn(list(messages), on_delta or _ignore_delta,
@@ -148,7 +148,8 @@ class ToolLoop:
             retried_echo = False
         return turn.result("", "cancelled")
 
-    async def _final(self, result: ChatResult, gate: ReplyGate, turn: _Turn, question: str | None,
+    async def _final(self, result: ChatResult, gate: ReplyGate, turn: _Turn,
+                     question: str | Sequence[str] | None,
                      retried: bool) -> LoopResult:
         rest = gate.finish(looks_like_call(result.text))
         reply = gate.released + rest
