@@ -143,7 +143,11 @@ def test_satellite_profile_answers_against_the_hub(hub: Hub, tmp_path: Path) -> 
         assert sorted(running) == sorted(SATELLITE)
         out = converse(hub, "Hey Jarvis. What is your name?", tmp_path, site="porch")
         assert out["reply"] and assistant_name().lower() in out["reply"].lower()
-        assert out["reply_audio_s"] > 0.3
+        # the satellite's own tts spoke it (on its speaker; headless: a WAV in its volume)
+        assert out["voice_to_voice_ms"] is not None
+        wavs = subprocess.run(["docker", "exec", sat.container("satellite-tts"), "find", "/data", "-name", "*.wav"],
+                              capture_output=True, text=True, timeout=30).stdout.split()
+        assert wavs, "the satellite's tts wrote no reply"
     finally:
         sat.run("down", "-v", "--timeout", "20", check=False)
         hub.project.run("start", *HUB_AUDIO)
