@@ -52,7 +52,7 @@ class NoArgs(_Args):
 
 
 class CalculateArgs(_Args):
-    expression: str = Field(description="Arithmetic, e.g. '(2 + 3) * 4' or 'sqrt(2) / 3'")
+    expression: str = Field(description="The arithmetic of the question itself, with + - * / ** ( ) and sqrt")
 
 
 class SetTimerArgs(_Args):
