@@ -104,12 +104,18 @@ async def test_what_time_is_it_answers_the_real_time(stack: Stack) -> None:
     assert result["voice_to_voice_ms"] is not None and result["reply_audio_s"] > 0.5
 
 
-async def test_calculator_through_llm_and_tool(stack: Stack) -> None:
+async def test_spoken_arithmetic_is_a_local_intent(stack: Stack) -> None:
     result = await ask_spoken(stack, "What is twelve times seven?")
+    assert (result["path"], result["reply"]) == ("intent", "12 times 7 is 84."), result
+    assert result["reply_audio_s"] > 0.5
+
+
+async def test_calculator_through_llm_and_tool(stack: Stack) -> None:
+    result = await ask_spoken(stack, "What is fifteen percent of eighty?")
     assert result["path"] == "llm", result
     assert "calculate" in result["tools"], result
-    # the 0.5B model sometimes writes a wrong expression; the right number is checked by the
-    # acoustic suite's arithmetic interactions (19 of 20 must be right)
+    # the 0.5B model sometimes writes a wrong expression; the exact number is checked by the
+    # acoustic suite (19 of 20 interactions must be right)
     assert re.search(r"\d", result["reply"]), result
     assert result["reply_audio_s"] > 0.5
 

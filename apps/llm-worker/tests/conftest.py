@@ -80,7 +80,10 @@ class _Handler(BaseHTTPRequestHandler):
         results = [m["content"] for m in messages if m["role"] == "tool"]
         if scenario == "slow":
             return [_chunk({"content": f"word{i} "}) for i in range(300)]
-        wants_tool = scenario == "tools" and not results
+        wants_tool = scenario in ("tools", "recheck") and not results
+        if scenario == "recheck" and len(results) == 1 and body.get("tools"):
+            text = '{"name": "calculator", "arguments": {"expression": 84}}'  # its own result
+            return [_chunk({"content": text}), _chunk({}, "stop")]
         if (wants_tool or scenario == "always-tools") and body.get("tools"):
             args = json.dumps({"expression": "12*7"})
             return [
@@ -95,6 +98,8 @@ class _Handler(BaseHTTPRequestHandler):
             return [_chunk({"content": text[:20]}), _chunk({"content": text[20:]}), _chunk({}, "stop")]
         if scenario == "always-tools":
             reply = f"I got {len(results)} tool results."
+        elif scenario == "recheck":
+            reply = f"It is {results[0]}."
         elif results:
             reply = f"The result is {results[-1]}."
         else:

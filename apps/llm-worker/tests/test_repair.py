@@ -41,6 +41,17 @@ def test_schema_fragments_and_unknown_keys_are_dropped() -> None:
     assert repair_arguments({"expression": "1", "extra": 2}, CALC) == ({"expression": "1"}, ["extra"])
 
 
+def test_plain_scalars_are_given_the_declared_type() -> None:
+    schema = {"type": "object", "properties": {"expression": {"type": "string"},
+                                               "minutes": {"type": "integer"},
+                                               "level": {"type": "number"}}}
+    fixed, changed = repair_arguments({"expression": 84, "minutes": " 5 ", "level": "0.5"}, schema)
+    assert fixed == {"expression": "84", "minutes": 5, "level": 0.5}
+    assert changed == ["expression", "minutes", "level"]
+    kept = {"expression": True, "minutes": "five", "level": "a lot"}
+    assert repair_arguments(kept, schema) == (kept, [])
+
+
 @pytest.mark.parametrize(("reply", "echo"), [
     ("What is the capital of France?", True),
     ("what is the capital of france", True),

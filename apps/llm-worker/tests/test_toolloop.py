@@ -81,6 +81,16 @@ async def test_failing_tool_is_reported_to_the_model(model: Any) -> None:
     assert result.reply == "Sorry, I couldn't do that: the calculator tool failed (tool did not answer within 30 s)."
 
 
+async def test_a_failed_extra_call_spoils_no_earlier_result(model: Any) -> None:
+    """A small model calls the tool again with its own result (as a number, for a string
+    parameter): the number is passed as text, and its failure does not replace the answer."""
+    tool = Recorder()
+    result = await ToolLoop(model("recheck"), tool).run(USER, (CALC,))
+    assert tool.calls == [("calculator", {"expression": "12*7"}), ("calculator", {"expression": "84"})]
+    assert [i.ok for i in result.invocations] == [True, False]
+    assert result.reply == 'It is {"value": 84}.'
+
+
 @pytest.mark.parametrize("steps", [0, 1, 3])
 async def test_tool_steps_are_bounded(model: Any, sse_server: Any, steps: int) -> None:
     tool = Recorder()

@@ -47,6 +47,13 @@ POSITIVE: list[tuple[str, IntentName, dict[str, str]]] = [
     ("Set a timer for 10 seconds.", IntentName.TIMER, {"count": "10", "unit": "seconds"}),
     ("Could you start a five minute timer?", IntentName.TIMER, {"count": "5", "unit": "minutes"}),
     ("timer for 1 hour", IntentName.TIMER, {"count": "1", "unit": "hours"}),
+    ("What is 12 times 7?", IntentName.CALCULATE, {"x": "12", "operator": "*", "y": "7"}),
+    ("what's twelve times seven", IntentName.CALCULATE, {"x": "12", "operator": "*", "y": "7"}),
+    ("Hey Tars, what is 1,234 plus 66?", IntentName.CALCULATE,
+     {"x": "1234", "operator": "+", "y": "66"}),
+    ("How much is 100 divided by 8?", IntentName.CALCULATE, {"x": "100", "operator": "/", "y": "8"}),
+    ("calculate 9 minus 12", IntentName.CALCULATE, {"x": "9", "operator": "-", "y": "12"}),
+    ("What's the square root of 81?", IntentName.CALCULATE, {"x": "81", "operator": "sqrt"}),
 ]
 
 NEGATIVE = [
@@ -66,6 +73,10 @@ NEGATIVE = [
     "Who are you going to vote for?",
     "Set the volume to 400",
     "Tell me a story about a time machine.",
+    "What is 15 percent of 80?",
+    "What is 2.5 times 4?",
+    "What is 12 times 7 times 3?",
+    "How many times have I told you?",
     "",
     "   ...  ",
 ]

@@ -269,3 +269,32 @@ async def test_a_spoken_timer_is_set_by_the_tools_worker_without_the_llm() -> No
     finally:
         for svc in services:
             await svc.stop()
+
+
+async def test_spoken_arithmetic_is_worked_out_by_the_real_tools_worker() -> None:
+    from tars_tools.service import ToolWorker
+    from tars_tools.settings import Settings as ToolSettings
+    from tars_tools.timerstore import TimerStore
+
+    made, services = await make_rig(intent_tool_timeout_s=2.0)
+    tools = Service("tools", InMemoryBus(made.router.service.bus.broker))  # type: ignore[attr-defined]
+    worker = ToolWorker(ToolSettings(mcp_servers=[]), tools, TimerStore(":memory:"))
+    tools.handle(T.TOOLS_CALL, worker.on_call)
+    await tools.start()
+    try:
+        cases = [("What is 12 times 7?", "12 times 7 is 84."),
+                 ("what's one hundred plus twenty five", "100 plus 25 is 125."),
+                 ("How much is 1,200 divided by 7?", "1200 divided by 7 is about 171.43."),
+                 ("what is 10 divided by 4", "10 divided by 4 is 2.5."),
+                 ("calculate 2 to the power of 10", "2 to the power of 10 is 1024."),
+                 ("what is the square root of 144", "The square root of 144 is 12."),
+                 ("what is 5 divided by 0", "Sorry, I couldn't work that out: division by zero.")]
+        for n, (question, reply) in enumerate(cases):
+            result = await made.ear.ask(question, f"c-calc-{n}")
+            assert result is not None and (result.path, result.intent) == ("intent", "calculate")
+            assert result.reply == reply
+        assert not made.llm.requests
+    finally:
+        await tools.stop()
+        for svc in services:
+            await svc.stop()

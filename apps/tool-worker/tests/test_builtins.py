@@ -50,7 +50,7 @@ def test_specs_are_json_schema(registry: ToolRegistry) -> None:
 async def test_get_time_and_calculate(registry: ToolRegistry) -> None:
     result = await registry.call("get_time", {})
     assert result.text == "Monday, November 25, 2030, 15:07 (CST)"
-    assert (await registry.call("calculate", {"expression": "(2+3)*4"})).text == "20"
+    assert (await registry.call("calculate", {"expression": "(2+3)*4"})).text == "(2+3)*4 = 20"
     with pytest.raises(CalculatorError, match="unknown name"):
         await registry.call("calculate", {"expression": "os"})
 

@@ -61,7 +61,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[tuple[ToolWorker, Peer]]:
 async def test_calculator_call_and_registry(rig: tuple[ToolWorker, Peer]) -> None:
     _, peer = rig
     result = await peer.call("calculate", expression="(2 + 3) * 7 / 2")
-    assert result.ok and result.content == "17.5"
+    assert result.ok and result.content == "(2 + 3) * 7 / 2 = 17.5"
     bad = await peer.call("calculate", expression="__import__('os')")
     assert not bad.ok and bad.error and "CalculatorError" in bad.error
     builtin = peer.registries["builtin"]

@@ -121,7 +121,7 @@ async def test_worker_calls_tools_fires_timers_and_supervises_mcp(
     assert "calculate" in {t.name for t in client.registries["builtin"].tools}
 
     calc = await client.call("calculate", expression="2 ** 10 - 24")
-    assert calc.ok and calc.content == "1000"
+    assert calc.ok and calc.content == "2 ** 10 - 24 = 1000"
     added = await client.call("tiny__add", a=20, b=22)
     assert added.ok and added.content == "42"
     refused = await client.call("tiny__secret")

@@ -46,6 +46,18 @@ def test_emoji_and_stray_symbols_are_dropped_numbers_kept() -> None:
     assert out == "Done! It is 3.5 km away ok."
 
 
+@pytest.mark.parametrize(("text", "spoken"), [
+    ("12 * 7 = 84", "12 times 7 equals 84."),
+    ("(2 + 3) * 7 / 2 = 17.5", "(2 plus 3) times 7 divided by 2 equals 17.5."),
+    ("9 - 3 = 6", "9 minus 3 equals 6."),
+    ("10 x 3 is 30, 2^8 is 256", "10 times 3 is 30, 2 to the power of 8 is 256."),
+    ("On 12/7 from 9-5, the 2020 - 2021 season, a 4x4.",
+     "On 12/7 from 9-5, the 2020 - 2021 season, a 4x4."),
+])
+def test_arithmetic_is_said_in_words(text: str, spoken: str) -> None:
+    assert clean_for_speech(text) == spoken
+
+
 def test_a_lone_code_block_still_says_so() -> None:
     assert clean_for_speech("```\nx = 1\n```") == "Code omitted."
 

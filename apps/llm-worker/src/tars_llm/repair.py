@@ -18,13 +18,15 @@ _WORD = re.compile(r"[\w']+")
 
 
 def repair_arguments(arguments: JSONDict, schema: JSONDict) -> tuple[JSONDict, list[str]]:
-    """(arguments fit for ``schema``, the keys dropped).
+    """(arguments fit for ``schema``, the keys dropped or changed).
 
     A tool without parameters gets ``{}`` whatever was written (the model often echoes the
     schema: ``{"type": "object"}``). Otherwise a schema echoed around real values
     (``{"properties": {"expression": "2+2"}}``) is unwrapped, schema keywords that are not
     parameters are dropped, and so are unknown keys when the schema forbids them, and values
-    that are themselves schema fragments (``{"type": "string"}``).
+    that are themselves schema fragments (``{"type": "string"}``). A number given for a string
+    parameter becomes its text (``84`` -> ``"84"``) and a numeric text given for a number
+    parameter its number; those keys are reported too.
     """
     props = schema.get("properties")
     if not isinstance(props, dict) or not props:
@@ -35,17 +37,34 @@ def repair_arguments(arguments: JSONDict, schema: JSONDict) -> tuple[JSONDict, l
         args = {**{k: v for k, v in args.items() if k != "properties"}, **inner}
     strict = schema.get("additionalProperties") is False
     out: JSONDict = {}
-    dropped: list[str] = []
+    changed: list[str] = []
     for key, value in args.items():
         if key in props:
             unfit = _is_schema_fragment(value) and _wants_scalar(props[key])
         else:
             unfit = strict or key in SCHEMA_KEYWORDS
         if unfit:
-            dropped.append(key)
-        else:
-            out[key] = value
-    return out, dropped
+            changed.append(key)
+            continue
+        fitted = _coerced(value, props.get(key))
+        if fitted is not value:
+            changed.append(key)
+        out[key] = fitted
+    return out, changed
+
+
+def _coerced(value: Any, sub: Any) -> Any:
+    """``value`` in the scalar type ``sub`` declares, when it is plainly the same thing."""
+    wanted = sub.get("type") if isinstance(sub, dict) else None
+    if wanted == "string" and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if wanted in ("integer", "number") and isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"[+-]?\d+", text):
+            return int(text)
+        if wanted == "number" and re.fullmatch(r"[+-]?(\d+\.\d*|\.\d+)", text):
+            return float(text)
+    return value
 
 
 def _is_schema_fragment(value: Any) -> bool:

@@ -60,7 +60,8 @@ class LoopResult:
         return self.finish_reason == "cancelled"
 
 
-DEFAULT_ANSWER_PROMPT = "Use the tool results above to answer my question in one short sentence."
+DEFAULT_ANSWER_PROMPT = ("Answer my question in one short sentence, using the tool results above; "
+                         "do not mention the tool.")
 """Appended (as a user message, not kept in history) after each round of tool results: small
 models otherwise tend to repeat the same call instead of answering."""
 
@@ -194,7 +195,8 @@ class ToolLoop:
             turn.invocations.append(invocation)
             if invocation.ok:
                 turn.failed.pop(call.name, None)
-            else:
+                turn.succeeded.add(call.name)
+            elif call.name not in turn.succeeded:  # a failed extra call spoils no earlier result
                 turn.failed[call.name] = _error_reason(invocation.output)
             message = ChatMessage(role="tool", content=invocation.output, tool_call_id=call.id,
                                   name=call.name)
@@ -246,7 +248,8 @@ class _Turn:
     invocations: list[ToolInvocation] = field(default_factory=list)
     steps: list[ChatResult] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-    """Tools whose last call failed (name -> reason), cleared by a later success."""
+    """Tools whose calls all failed so far (name -> last reason), cleared by a success."""
+    succeeded: set[str] = field(default_factory=set)
 
     def fallback(self) -> str:
         """No usable reply: the last successful tool result if it is a sentence, else
@@ -267,7 +270,7 @@ def _repaired(call: ToolCall, spec: ToolSpec | None) -> ToolCall:
     arguments, dropped = repair_arguments(call.arguments, spec.parameters)
     if not dropped:
         return call
-    log.info("repaired the arguments of %s: dropped %s", call.name, ", ".join(dropped))
+    log.info("repaired the arguments of %s: %s", call.name, ", ".join(dropped))
     return dataclasses.replace(call, arguments=arguments)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,12 +22,36 @@ def say_date(moment: datetime) -> str:
     return f"Today is {moment:%A}, {moment:%B} {moment.day}."
 
 
+OPERATOR_WORDS = {"+": "plus", "-": "minus", "*": "times", "/": "divided by",
+                  "**": "to the power of"}
+
+
+def arithmetic(slots: Mapping[str, str]) -> tuple[str, str]:
+    """(the calculator's expression, the question as said) of a ``calculate`` intent."""
+    x, op, y = slots.get("x", "0"), slots.get("operator", "+"), slots.get("y", "")
+    if op == "sqrt":
+        return f"sqrt({x})", f"The square root of {x}"
+    return f"{x} {op} {y}", f"{x} {OPERATOR_WORDS.get(op, op)} {y}"
+
+
+def say_number(text: str) -> str:
+    """A calculator result as said aloud: whole numbers as they are, others to two decimals."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if value.is_integer() or "e" in text.lower():
+        return text
+    rounded = f"{value:.2f}".rstrip("0").rstrip(".")
+    return rounded if float(rounded) == value else f"about {rounded}"
+
+
 @dataclass(frozen=True, slots=True)
 class LocalAnswer:
     """What the router does for a local intent: an optional reply and an optional action.
 
-    ``action`` is one of ``"stop"``, ``"repeat"``, ``"volume"``, ``"timer"`` (set by the tools
-    worker) or None (just speak ``text``).
+    ``action`` is one of ``"stop"``, ``"repeat"``, ``"volume"``, ``"timer"`` or ``"calculate"``
+    (both done by the tools worker) or None (just speak ``text``).
     """
 
     intent: Intent
@@ -54,6 +79,8 @@ class LocalAnswers:
                 return LocalAnswer(intent, "Hello! What can I do for you?")
             case IntentName.TIMER:
                 return LocalAnswer(intent, None, action="timer")
+            case IntentName.CALCULATE:
+                return LocalAnswer(intent, None, action="calculate")
             case IntentName.STOP:
                 return LocalAnswer(intent, None, action="stop")
             case IntentName.REPEAT:

@@ -25,6 +25,7 @@ class IntentName(StrEnum):
     NAME = "name"
     GREET = "greet"
     TIMER = "timer"
+    CALCULATE = "calculate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +43,10 @@ def builtin_templates() -> Path:
 
 
 def normalize(text: str) -> str:
-    """Lower-case, ``%`` as a word, apostrophes folded away, punctuation dropped, spaces collapsed."""
+    """Lower-case, ``%`` as a word, apostrophes folded away, digit groups joined ("1,200"),
+    punctuation dropped, spaces collapsed."""
     text = text.lower().replace("’", "'").replace("‘", "'").replace("%", " percent ")
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
     text = text.replace("'", "")
     text = re.sub(r"[^\w\s]|_", " ", text)
     return re.sub(r"\s+", " ", text).strip()

@@ -20,7 +20,7 @@ from tars.runtime import Inbound, Requester, Service, TarsError
 from tars.runtime.clock import SystemClock
 from tars.runtime.errors import ConfigError
 from tars_router.active import ActiveTurn, SiteState
-from tars_router.answers import LocalAnswers
+from tars_router.answers import LocalAnswers, arithmetic, say_number
 from tars_router.deps import Dependencies, DependencyDown
 from tars_router.gate import Gate, Verdict
 from tars_router.intents import Intent, IntentMatcher, IntentName, normalize
@@ -232,6 +232,8 @@ class Router(Replier):
             reply = await self._volume(turn, st, intent)
         elif answer.action == "timer":
             reply = await self._timer(turn, intent)
+        elif answer.action == "calculate":
+            reply = await self._calculate(turn, intent)
         if reply:
             await self._say(turn, st, reply, final=True)
         turn.task = self.service.spawn(self._finish(turn, st), name=f"turn-{turn.cid[:8]}")
@@ -251,14 +253,26 @@ class Router(Replier):
     async def _timer(self, turn: ActiveTurn, intent: Intent) -> str:
         """Set a timer through the tools worker (the one owner of timers) and say its answer."""
         unit, count = intent.slots.get("unit", "minutes"), int(intent.slots.get("count", "1"))
+        done = await self._tool(turn, ToolCall(name="set_timer", arguments={unit: count}),
+                                "set the timer")
+        return done[1]
+
+    async def _calculate(self, turn: ActiveTurn, intent: Intent) -> str:
+        """Spoken arithmetic, worked out by the tools worker's calculator."""
+        expression, said = arithmetic(intent.slots)
+        ok, content = await self._tool(
+            turn, ToolCall(name="calculate", arguments={"expression": expression}), "work that out")
+        return f"{said} is {say_number(content.rpartition('=')[2].strip())}." if ok else content
+
+    async def _tool(self, turn: ActiveTurn, call: ToolCall, doing: str) -> tuple[bool, str]:
+        """(ok, the tool's answer or a spoken apology) of one call to the tools worker."""
         try:
-            reply = await self.tools.request(ToolCall(name="set_timer", arguments={unit: count}),
-                                             correlation_id=turn.cid, site_id=turn.site)
+            reply = await self.tools.request(call, correlation_id=turn.cid, site_id=turn.site)
         except TarsError:
-            return "Sorry, I couldn't set the timer: the tools worker did not answer."
+            return False, f"Sorry, I couldn't {doing}: the tools worker did not answer."
         if not reply.payload.ok:
-            return f"Sorry, I couldn't set the timer: {reply.payload.error or 'it failed'}."
-        return reply.payload.content
+            return False, f"Sorry, I couldn't {doing}: {reply.payload.reason}."
+        return True, reply.payload.content
 
     # -- work ahead on a speculative transcript -----------------------------------------------
     async def _work_ahead(self, st: SiteState, text: str) -> None:

@@ -59,7 +59,7 @@ class SetTimerArgs(_Args):
     hours: int = Field(0, ge=0, le=168)
     minutes: int = Field(0, ge=0, le=10_080)
     seconds: int = Field(0, ge=0, le=604_800)
-    label: str = Field("", max_length=80, description="What the timer is for, e.g. 'pasta'")
+    label: str = Field("", max_length=80, description="What the user said the timer is for, if anything")
 
 
 class SetAlarmArgs(_Args):
@@ -117,7 +117,9 @@ class BuiltinTools:
 
     async def calculate(self, args: CalculateArgs) -> ToolResult:
         value = self.calc.evaluate(args.expression)
-        return ToolResult(self.calc.format(value), {"value": value})
+        shown = self.calc.format(value)
+        text = " ".join(args.expression.split())
+        return ToolResult(shown if text == shown else f"{text} = {shown}", {"value": value})
 
     async def set_timer(self, args: SetTimerArgs) -> ToolResult:
         total = args.hours * 3600 + args.minutes * 60 + args.seconds

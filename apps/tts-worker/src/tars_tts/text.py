@@ -32,6 +32,13 @@ _ABBREVIATIONS = frozenset(
      "no", "fig", "inc", "ltd", "co", "mt", "jan", "feb", "mar", "apr", "jun", "jul", "aug",
      "sep", "sept", "oct", "nov", "dec"}
 )
+# Arithmetic between numbers, said in words ("12 * 7 = 84" -> "12 times 7 equals 84"). "/", "-"
+# and "x" only with spaces around them ("12/7" may be a date, "4x4" a car), and "/", "-" only
+# in an equation ("the 2020 - 2021 season" is a span).
+_ARITHMETIC = re.compile(
+    r"(?<=[\d)])(?:\s*([*×÷+=^])\s*|\s+([/x−-])\s+)(?=[\d(]|-\d)")
+_OPERATOR_WORDS = {"*": "times", "×": "times", "x": "times", "÷": "divided by", "/": "divided by",
+                   "+": "plus", "=": "equals", "^": "to the power of", "-": "minus", "−": "minus"}
 _CLAUSE_BREAK = re.compile(r"[,;:\u2014]\s+")
 _KEEP = frozenset("°℃℉№©®™")  # symbols the voice can read
 _BLOCK_END = frozenset(
@@ -123,6 +130,13 @@ def _strip_symbols(text: str) -> str:
     return "".join(kept)
 
 
+def _say_operator(m: re.Match[str]) -> str:
+    op = m.group(1) or m.group(2)
+    if op in "/-−" and "=" not in m.string[m.end():]:
+        return m.group(0)
+    return f" {_OPERATOR_WORDS[op]} "
+
+
 def clean_for_speech(
     text: str,
     *,
@@ -134,7 +148,8 @@ def clean_for_speech(
 
     Markdown is reduced to its words (link -> link text, table -> cells, code block ->
     ``code_placeholder``), URLs to their domain (or "a link"), emoji are dropped and
-    whitespace collapsed. Numbers and units are left to the voice.
+    whitespace collapsed. Arithmetic between numbers is said in words ("12 * 7 = 84" ->
+    "12 times 7 equals 84"); other numbers and units are left to the voice.
 
     Raises EmptyTextError if nothing speakable is left, TextTooLongError if the result
     (or the raw input, beyond a generous factor) is longer than ``max_chars``.
@@ -142,6 +157,7 @@ def clean_for_speech(
     if len(text) > max_chars * _RAW_FACTOR:
         raise TextTooLongError(len(text), max_chars)
     text = unicodedata.normalize("NFC", text)
+    text = _ARITHMETIC.sub(_say_operator, text)
     spoken = _markdown_to_text(text, url_style, code_placeholder)
     spoken = _strip_symbols(spoken)
     spoken = _LEFTOVER_MARKUP.sub(" ", spoken)

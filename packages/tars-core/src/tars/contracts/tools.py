@@ -30,3 +30,10 @@ class ToolResult(Payload):
     ok: bool
     content: str = ""
     error: str | None = None
+    """``"Kind: reason"`` (the kind is the failing exception's class) when ``ok`` is false."""
+
+    @property
+    def reason(self) -> str:
+        """The error without its kind, fit to be said ("division by zero")."""
+        kind, sep, rest = (self.error or "").partition(": ")
+        return (rest if sep and kind.isidentifier() else self.error or "").strip() or "it failed"
