@@ -88,6 +88,29 @@ async def test_duplicates_and_expired_are_dropped(broker: InMemoryBroker, peer: 
     await svc.stop()
 
 
+async def test_two_handlers_of_one_topic_both_see_each_message_once(
+        broker: InMemoryBroker, peer: Service) -> None:
+    svc = await make(broker)
+    got: list[str] = []
+
+    async def first(msg: Inbound[TtsSay]) -> None:
+        got.append(f"first {msg.payload.text}")
+
+    async def second(msg: Inbound[TtsSay]) -> None:
+        got.append(f"second {msg.payload.text}")
+
+    svc.handle(T.TTS_SAY, first)
+    svc.handle(T.TTS_SAY, second)
+    await svc.start()
+    env = Envelope(type="tts.say", data=TtsSay(text="hi").model_dump())
+    await peer.bus.publish(T.TTS_SAY.topic(), encode(env))
+    await peer.bus.publish(T.TTS_SAY.topic(), encode(env))  # a redelivery
+    await asyncio.sleep(0.1)
+    assert sorted(got) == ["first hi", "second hi"]
+    assert svc.counters.duplicates == 2
+    await svc.stop()
+
+
 async def test_slow_handler_does_not_delay_other_topics(broker: InMemoryBroker, peer: Service) -> None:
     svc = await make(broker)
     done: dict[str, float] = {}

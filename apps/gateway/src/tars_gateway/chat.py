@@ -11,6 +11,7 @@ from tars.contracts.envelope import new_id
 from tars.contracts.llm import ChatMessage, LlmStreamChunk
 from tars.contracts.turn import TextTurn, TurnResult
 from tars.runtime import Inbound, Service
+from tars.stack.routerwatch import RouterWatch
 from tars_gateway.errors import Unavailable
 from tars_gateway.routes import Routes
 
@@ -41,13 +42,17 @@ class RouterClient:
         for n in range(slots):
             self.sites.put_nowait(f"{site_prefix}-c{n}")
         self.turns: dict[str, _Turn] = {}
+        self.router = RouterWatch(service, self._resolve)
         routes.handle(T.TURN_RESULT, self.on_result)
         routes.handle(T.LLM_STREAM, self.on_chunk)
 
     async def on_result(self, msg: Inbound[TurnResult]) -> None:
-        turn = self.turns.get(msg.correlation_id)
+        await self._resolve(msg.correlation_id, msg.payload)
+
+    async def _resolve(self, cid: str, result: TurnResult) -> None:
+        turn = self.turns.get(cid)
         if turn is not None and not turn.result.done():
-            turn.result.set_result(msg.payload)
+            turn.result.set_result(result)
 
     async def on_chunk(self, msg: Inbound[LlmStreamChunk]) -> None:
         turn = self.turns.get(msg.correlation_id)
@@ -66,6 +71,7 @@ class RouterClient:
         cid = correlation_id or new_id()
         turn = _Turn(on_delta, asyncio.get_running_loop().create_future())
         self.turns[cid] = turn
+        self.router.watch(cid)
         try:
             await self.service.publish(T.ROUTER_TEXT, TextTurn(text=text, speak=False, history=history),
                                        correlation_id=cid, site_id=site)
@@ -77,6 +83,7 @@ class RouterClient:
             return ChatReply(cid, result, "".join(turn.streamed))
         finally:
             self.turns.pop(cid, None)
+            self.router.forget(cid)
             if not turn.result.done():
                 turn.result.cancel()
             self.sites.put_nowait(site)

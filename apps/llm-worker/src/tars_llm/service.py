@@ -105,6 +105,7 @@ class LlmWorker:
         self._warmed_key: tuple[str, tuple[str, ...]] | None = None
         self._dirty = asyncio.Event()
         self.warm_stats: dict[str, float] = {}
+        self._connects = 0
 
     # -- wiring -------------------------------------------------------------------------------
     def install(self) -> None:
@@ -114,6 +115,8 @@ class LlmWorker:
         s.handle(T.TOOLS_REGISTRY, self.on_registry)
         s.handle(T.CHARACTER_CURRENT, self.on_character)
         s.handle(T.SYSTEM_STATUS, self.on_memory_status, topic=T.SYSTEM_STATUS.topic(service="memory"))
+        s.handle(T.SYSTEM_STATUS, self.on_router_status, topic=T.SYSTEM_STATUS.topic(service="router"))
+        s.bus.on_connect(self.on_connect)
         s.models = {"llm": self.model.name}
         s.capabilities = ["llm.request", "llm.stream", "llm.cancel", "tools", "rag"]
         s.on_start(self.start)
@@ -126,6 +129,19 @@ class LlmWorker:
             await asyncio.sleep(0.3)  # let retained registries and the character arrive
             await self.warm()
             self.service.spawn(self._rewarm(), name="llm-rewarm")
+
+    async def on_router_status(self, msg: Inbound[Status]) -> None:
+        """A router that went offline waits for nothing: its turns stop generating."""
+        gone = msg.payload.instance if msg.payload.state == "offline" else None
+        if gone and (n := self.turns.cancel_all(owner=gone)):
+            log.warning("router %s went offline: cancelled %d turn(s)", gone, n)
+
+    async def on_connect(self) -> None:
+        """Connected again after losing the broker: routers end the turns in flight (their
+        streams and cancels may be lost), so generating them on is wasted."""
+        self._connects += 1
+        if self._connects > 1 and (n := self.turns.cancel_all()):
+            log.warning("the broker was lost: cancelled %d turn(s) in flight", n)
 
     async def close(self) -> None:
         self.turns.cancel_all()
@@ -159,7 +175,7 @@ class LlmWorker:
 
     # -- one turn -----------------------------------------------------------------------------
     async def on_request(self, msg: Inbound[LlmRequest]) -> None:
-        turn = self.turns.open(msg.correlation_id)
+        turn = self.turns.open(msg.correlation_id, msg.envelope.source)
         try:
             response = await self.serve(msg, turn)
         finally:

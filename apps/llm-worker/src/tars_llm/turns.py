@@ -21,6 +21,8 @@ class Turn:
     """One LLM request being served; ``token`` is read by the model thread between tokens."""
 
     correlation_id: str
+    owner: str = ""
+    """The instance that asked (a router): if it goes offline, nobody waits for the answer."""
     token: threading.Event = field(default_factory=threading.Event)
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -45,8 +47,8 @@ class TurnTable:
     def __len__(self) -> int:
         return len(self._turns)
 
-    def open(self, correlation_id: str) -> Turn:
-        turn = Turn(correlation_id)
+    def open(self, correlation_id: str, owner: str = "") -> Turn:
+        turn = Turn(correlation_id, owner)
         self._turns[correlation_id] = turn
         if self._early.pop(correlation_id, 0) is None:
             turn.cancel()
@@ -67,9 +69,12 @@ class TurnTable:
             self._early.popitem(last=False)
         return False
 
-    def cancel_all(self) -> None:
-        for turn in list(self._turns.values()):
+    def cancel_all(self, owner: str | None = None) -> int:
+        """Cancel every turn (or those ``owner`` asked for); how many."""
+        turns = [t for t in self._turns.values() if owner is None or t.owner == owner]
+        for turn in turns:
             turn.cancel()
+        return len(turns)
 
 
 async def until_cancelled(turn: Turn, aw: Awaitable[T], *, grace_s: float = 0.0) -> T:

@@ -12,44 +12,11 @@ import typer
 from tars.cli.common import configured_url, fail, print_json
 from tars.contracts import topics as T
 from tars.contracts.envelope import new_id
-from tars.contracts.turn import TextTurn, TurnEvent, TurnResult
-from tars.runtime import Inbound, Service
+from tars.contracts.turn import TextTurn
+from tars.runtime import Service
 from tars.runtime.errors import BusError, ConfigError
 from tars.runtime.settings import CoreSettings, load_settings
-
-
-class TurnWaiter:
-    """A future per correlation id, resolved by T.TURN_RESULT; stage events collected alongside."""
-
-    def __init__(self, service: Service) -> None:
-        self.pending: dict[str, asyncio.Future[TurnResult]] = {}
-        self.stages: dict[str, list[dict[str, Any]]] = {}
-        service.handle(T.TURN_RESULT, self._on_result)
-        service.handle(T.TURN_EVENT, self._on_event)
-
-    def expect(self, cid: str) -> asyncio.Future[TurnResult]:
-        fut: asyncio.Future[TurnResult] = asyncio.get_running_loop().create_future()
-        self.pending[cid] = fut
-        self.stages[cid] = []
-        return fut
-
-    async def wait(self, cid: str, fut: asyncio.Future[TurnResult], timeout_s: float) -> TurnResult:
-        try:
-            async with asyncio.timeout(timeout_s):
-                return await fut
-        finally:
-            self.pending.pop(cid, None)
-            if not fut.done():
-                fut.cancel()
-
-    async def _on_result(self, msg: Inbound[TurnResult]) -> None:
-        fut = self.pending.get(msg.correlation_id)
-        if fut is not None and not fut.done():
-            fut.set_result(msg.payload)
-
-    async def _on_event(self, msg: Inbound[TurnEvent]) -> None:
-        if msg.correlation_id in self.stages:
-            self.stages[msg.correlation_id].append(msg.payload.model_dump(exclude_none=True))
+from tars.stack.routerwatch import TurnWaiter
 
 
 async def run_ask(text: str, url: str, namespace: str, *, speak: bool, use_llm: bool,
@@ -70,6 +37,8 @@ async def run_ask(text: str, url: str, namespace: str, *, speak: bool, use_llm: 
             await service.publish(T.ROUTER_TEXT, TextTurn(text=text, speak=speak),
                                   correlation_id=cid, site_id=site)
             result = await waiter.wait(cid, fut, timeout_s)
+            if not result.text:
+                result = result.model_copy(update={"text": text})
             await asyncio.sleep(0.05)  # let the "ended" event published just before land
             return {"correlation_id": cid, **result.model_dump(), "events": waiter.stages.pop(cid)}
         finally:

@@ -15,6 +15,7 @@ APOLOGIES: dict[str, str] = {
     "tools_offline": "My tools are not running right now, so I can't answer that.",
     "llm_error": "Something went wrong while I was thinking about that. Please try again.",
     "tts_offline": "My voice is not working right now: the speech worker is down.",
+    "connection_lost": "I lost my connection for a moment and missed the answer. Please ask again.",
 }
 
 

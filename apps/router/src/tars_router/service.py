@@ -54,6 +54,7 @@ class Router(Replier):
         self.by_llm: dict[str, ActiveTurn] = {}
         self.starts: dict[str, float] = {}  # announced turn id -> start (monotonic)
         self.ignored: Counter[str] = Counter()
+        self.connects = 0
 
     def site(self, name: str | None) -> SiteState:
         key = name or self.service.site_id or "default"
@@ -125,6 +126,15 @@ class Router(Replier):
                 turn.path, turn.reason = "error", "tts_offline"
                 turn.replies.append(self.apology("tts_offline"))
                 await self._apply(self.site(turn.site), self.site(turn.site).machine.cancel())
+
+    async def on_connect(self) -> None:
+        """Connected again after losing the broker: what the LLM was asked or streamed meanwhile
+        may be lost, so the turns waiting for it end now, saying so (not at their timeout)."""
+        self.connects += 1
+        if self.connects == 1:
+            return
+        for turn in list(self.turns.values()):
+            self._fail(turn, "connection_lost")
 
     def _fail(self, turn: ActiveTurn, reason: str) -> None:
         if turn.llm_requested and not turn.llm_finished and turn.response is not None \
@@ -420,6 +430,7 @@ async def build_router(settings: Settings, service: Service) -> Router:
     service.handle(T.LLM_RESPONSE, router.on_response)
     service.handle(T.TTS_STATUS, router.on_tts_status)
     service.handle(T.SYSTEM_STATUS, router.on_status)
+    service.bus.on_connect(router.on_connect)
     service.add_cleanup(router.close)
     service.capabilities = ["intents:" + ",".join(n.value for n in IntentName), "llm", "barge_in",
                             "wake_gated", "work_ahead", "stages"]

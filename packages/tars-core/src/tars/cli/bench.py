@@ -102,6 +102,25 @@ def bench_scale(
     show(scale.run(ks, sizes, duration, url=url), json_)
 
 
+@bench_app.command("chaos")
+def bench_chaos(
+    json_: JsonOpt = False,
+    victims: Annotated[str, typer.Option(help="What to kill -9 mid-turn, comma separated")] =
+        "llm,router,memory,tools,broker",
+    timeout: Annotated[float, typer.Option(help="Seconds a turn or a recovery may take at most")] = 120.0,
+) -> None:
+    """A fresh `tars up`; for each victim a long LLM turn is interrupted by kill -9 of that worker
+    (or of the broker), then a local intent and an LLM question are asked once it is back: how
+    long each turn took to end after the kill, hung and crossed turns, right answers after."""
+    from tars.bench import chaos
+
+    chosen = tuple(v.strip() for v in victims.split(",") if v.strip())
+    try:
+        show(chaos.run(chosen, timeout), json_)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
 def _parse_sets(sets: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in sets or []:

@@ -75,7 +75,8 @@ def up(
                    "configure the bridge on that broker")
     _gateway_token(runtime_dir, workers, console)
     try:
-        asyncio.run(_run(target, workers, console, urls, _silence_s(), pool_env(workers, pools)))
+        asyncio.run(_run(target, workers, console, urls, _silence_s(), pool_env(workers, pools),
+                         broker=broker))
     except KeyboardInterrupt:
         pass
     finally:
@@ -169,14 +170,34 @@ def _cert_names(host: str) -> list[str]:
     return [n for n in (name, f"{name}.local", host) if n not in ("0.0.0.0", "::")]
 
 
+async def _keep_broker(broker: LocalBroker, console: Console, stop: asyncio.Event) -> None:
+    """Mosquitto that exits (crash, kill -9) is started again on the same port and files; the
+    workers' connections come back by themselves."""
+    while not stop.is_set():
+        await asyncio.sleep(0.25)
+        proc = broker.proc
+        if proc is None or proc.poll() is None:
+            continue
+        console.print(f"[red]mosquitto exited ({proc.returncode})[/red]: starting it again on "
+                      f"port {broker.port}")
+        try:
+            await asyncio.to_thread(broker.start)
+        except BusError as exc:
+            console.print(f"[red]mosquitto did not start again[/red]: {exc}")
+            await asyncio.sleep(1.0)
+
+
 async def _run(url: str, workers: list[WorkerSpec], console: Console, urls: dict[str, str],
-               silence_s: float = 60.0, extra_env: dict[str, dict[str, str]] | None = None) -> None:
+               silence_s: float = 60.0, extra_env: dict[str, dict[str, str]] | None = None, *,
+               broker: LocalBroker | None = None) -> None:
     from tars.runtime.mqtt import MqttBus
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    keeper = (asyncio.create_task(_keep_broker(broker, console, stop), name="keep-broker")
+              if broker is not None else None)
     if not workers:
         console.print("no workers are installed yet; the broker is running (Ctrl-C to stop)")
         await stop.wait()
@@ -217,6 +238,8 @@ async def _run(url: str, workers: list[WorkerSpec], console: Console, urls: dict
     try:
         await stop.wait()
     finally:
+        if keeper is not None:
+            keeper.cancel()
         console.print("stopping workers ...")
         await sup.stop()
         await watcher.stop()

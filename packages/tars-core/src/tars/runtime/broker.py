@@ -82,6 +82,12 @@ class LocalBroker:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
     @property
+    def pid_file(self) -> Path:
+        """The running mosquitto's pid, written at each start (in ``workdir``)."""
+        assert self.workdir is not None
+        return self.workdir / "mosquitto.pid"
+
+    @property
     def admin_url(self) -> str:
         return f"mqtt://127.0.0.1:{self.admin_port}"
 
@@ -132,6 +138,7 @@ class LocalBroker:
         log = (self.workdir / "mosquitto.log").open("ab")
         self.proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=log,
                                      stdin=subprocess.DEVNULL)
+        self.pid_file.write_text(f"{self.proc.pid}\n")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -311,10 +311,11 @@ class Service:
             self.counters.retained_commands += 1
             log.warning("ignored a retained %s on %s (commands are never replayed)", env.type, msg.topic)
             return
-        if env.id in self._seen:
+        seen = f"{id(handler):x}:{env.id}"  # per handler: two handlers of one message both run
+        if seen in self._seen:
             self.counters.duplicates += 1
             return
-        self._seen[env.id] = None
+        self._seen[seen] = None
         if len(self._seen) > 8192:
             self._seen.popitem(last=False)
         if env.expired() and not msg.retain:

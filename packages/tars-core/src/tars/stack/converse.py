@@ -21,6 +21,7 @@ from tars.contracts.tts import TtsStatus
 from tars.contracts.turn import TurnEvent, TurnResult
 from tars.contracts.wake import WakeEvent
 from tars.runtime.service import Inbound, Service
+from tars.stack.routerwatch import RouterWatch
 
 CHUNK_S = 0.06
 
@@ -63,6 +64,7 @@ class Conversation:
         service.handle(T.STT_FINAL, self._on_final)
         service.handle(T.TURN_EVENT, self._on_turn_event)
         service.handle(T.TURN_RESULT, self._on_result)
+        self.router = RouterWatch(service, self._lost)
         service.handle(T.TTS_STATUS, self._on_tts)
         service.handle(T.LLM_STREAM, self._on_chunk)
         service.handle(T.AUDIO_OUT, self._on_audio, topic=T.AUDIO_OUT.topic(site=site))
@@ -77,6 +79,7 @@ class Conversation:
                 and not self.record.correlation_id):
             self.record.correlation_id = msg.correlation_id
             self.record.events.append((msg.envelope.ts, "wake"))
+            self.router.watch(msg.correlation_id)
 
     async def _on_final(self, msg: Inbound[SttFinal]) -> None:
         rec = self.record
@@ -97,9 +100,17 @@ class Conversation:
         if self._mine(msg) and msg.payload.seq == 0:
             self.record.events.append((msg.envelope.ts, "llm.first_chunk"))
 
+    async def _lost(self, cid: str, result: TurnResult) -> None:
+        """The router went offline with this turn: nothing more will come."""
+        if cid == self.record.correlation_id and self.record.result is None:
+            self.record.result = result.model_copy(update={"text": self.record.transcript})
+            self.record.events.append((time.time(), "router.offline"))
+            self.record.done.set()
+
     async def _on_result(self, msg: Inbound[TurnResult]) -> None:
         if not self._mine(msg):
             return
+        self.router.forget(msg.correlation_id)
         self.record.result = msg.payload
         self.record.events.append((msg.envelope.ts, "turn.result"))
         if not msg.payload.spoken and not msg.payload.reply:

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +28,7 @@ from tars.contracts.turn import TurnResult
 from tars.contracts.wake import WakeEvent
 from tars.runtime.service import Inbound, Service
 from tars.testing.soundcard import Recording, VirtualSoundCard
+from tars.testing.upstack import UpStack
 
 Int16Array = npt.NDArray[np.int16]
 SITE = "hub"
@@ -124,47 +122,24 @@ class AcousticStack:
     def __init__(self, card: VirtualSoundCard, home: Path, *, env: dict[str, str] | None = None,
                  ready_timeout_s: float = 420.0) -> None:
         self.card, self.home = card, home
-        self.extra_env = env or {}
-        self.ready_timeout_s = ready_timeout_s
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = ""
-        self.log = home / "up.log"
-        self.ready_s = 0.0
+        self.up = UpStack(home, {**card.env, "TARS_SITE_ID": SITE, **(env or {})},
+                          ready_timeout_s=ready_timeout_s)
+        self.log = self.up.log
         self.watch: Watcher | None = None
 
+    @property
+    def url(self) -> str:
+        return self.up.url
+
+    @property
+    def ready_s(self) -> float:
+        return self.up.ready_s
+
     def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TARS_")}
-        env.update(self.card.env)
-        # TARS_PORT=0: the gateway on a free port, so a stack already running here cannot clash
-        env.update(TARS_DATA_DIR=str(self.home / "data"), TARS_SITE_ID=SITE, TARS_HEARTBEAT_S="2",
-                   TARS_PORT="0")
-        env.update(self.extra_env)
-        t0 = time.monotonic()
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from tars.cli.app import main; main()", "up"],
-                cwd=self.home, env=env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)
-        deadline = time.monotonic() + self.ready_timeout_s
-        while "tars is ready" not in self.log.read_text(errors="replace"):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                tail = self.log.read_text(errors="replace")[-3000:]
-                self.stop()
-                raise RuntimeError(f"tars up did not become ready:\n{tail}")
-            time.sleep(0.5)
-        self.ready_s = time.monotonic() - t0
-        self.url = (self.home / ".tars" / "run" / "cli.url").read_text().strip()
+        self.up.start()
 
     def stop(self) -> None:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        self.up.stop()
 
     async def __aenter__(self) -> AcousticStack:
         await asyncio.to_thread(self.start)
