@@ -298,3 +298,16 @@ async def test_spoken_arithmetic_is_worked_out_by_the_real_tools_worker() -> Non
         await tools.stop()
         for svc in services:
             await svc.stop()
+
+
+async def test_made_up_site_ids_cannot_grow_the_router_without_bound(rig: Rig) -> None:
+    from tars_router import service as router_service
+
+    first = await rig.ear.ask("What time is it?", "c-site-0", site="site-0")
+    assert first is not None and first.path == "intent"
+    for n in range(1, router_service.MAX_SITES + 200):
+        rig.router.site(f"site-{n}")
+    assert len(rig.router.sites) == router_service.MAX_SITES
+    assert "site-0" not in rig.router.sites  # the least recently used idle site went first
+    again = await rig.ear.ask("What time is it?", "c-site-again", site="site-0")
+    assert again is not None and again.path == "intent"  # a forgotten site simply starts afresh

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from zoneinfo import ZoneInfo
 
 from tars.contracts import topics as T
@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 BUSY = (TurnState.THINKING, TurnState.SPEAKING)
 
 
+MAX_SITES = 1024
+"""Sites whose state the router keeps (a site's state is small: its turn machine and history)."""
+
+
 class Router(Replier):
     """Owns the site machines and the turns in flight; every machine call goes through _apply."""
 
@@ -49,7 +53,7 @@ class Router(Replier):
         self.deps = Dependencies()
         self.tools: Requester[ToolResult] = Requester(service, T.TOOLS_CALL, T.TOOLS_RESULT,
                                                       timeout_s=settings.intent_tool_timeout_s)
-        self.sites: dict[str, SiteState] = {}
+        self.sites: OrderedDict[str, SiteState] = OrderedDict()  # least recently used first
         self.turns: dict[str, ActiveTurn] = {}
         self.by_llm: dict[str, ActiveTurn] = {}
         self.starts: dict[str, float] = {}  # announced turn id -> start (monotonic)
@@ -57,10 +61,24 @@ class Router(Replier):
         self.connects = 0
 
     def site(self, name: str | None) -> SiteState:
+        """The site's state; past MAX_SITES, the least recently used idle sites are forgotten
+        (their volume and conversation history with them), so made-up site ids cannot grow it."""
         key = name or self.service.site_id or "default"
-        if key not in self.sites:
-            self.sites[key] = SiteState(TurnMachine(key, self.settings.turn_config(), self.clock))
-        return self.sites[key]
+        st = self.sites.get(key)
+        if st is None:
+            st = self.sites[key] = SiteState(TurnMachine(key, self.settings.turn_config(), self.clock))
+            if len(self.sites) > MAX_SITES:
+                self._forget_idle_sites()
+        self.sites.move_to_end(key)
+        return st
+
+    def _forget_idle_sites(self) -> None:
+        busy = {t.site for t in self.turns.values()}
+        for key, st in list(self.sites.items()):
+            if len(self.sites) <= MAX_SITES:
+                break
+            if st.machine.state is TurnState.IDLE and key not in busy and st.deadline is None:
+                del self.sites[key]
 
     # -- inputs -------------------------------------------------------------------------------
     async def on_wake(self, msg: Inbound[WakeEvent]) -> None:
