@@ -121,6 +121,21 @@ def bench_chaos(
         raise fail(str(exc)) from None
 
 
+@bench_app.command("soak")
+def bench_soak(
+    json_: JsonOpt = False,
+    duration: Annotated[float, typer.Option(help="Seconds of steady load")] = 600.0,
+    every: Annotated[float, typer.Option(help="Seconds between turns")] = 6.0,
+) -> None:
+    """A fresh `tars up` under a steady load (one typed turn every --every s: the time, spoken
+    arithmetic, an LLM question): right answers, lost turns and each worker's RSS slope."""
+    from tars.bench import soak
+
+    if not 10 <= duration <= 7200 or not 0.5 <= every <= 120:
+        raise fail("--duration 10..7200 s, --every 0.5..120 s")
+    show(soak.run(duration, every), json_)
+
+
 def _parse_sets(sets: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in sets or []:
