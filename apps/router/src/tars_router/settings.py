@@ -7,11 +7,12 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from tars.runtime.settings import CoreSettings
-from tars_router.turns import TurnConfig
+from tars_router.turns import TurnConfig, TurnWindows
 
 
-class Settings(CoreSettings):
-    """Router settings: turn windows, LLM and TTS timeouts, the degradation sentence."""
+class Settings(CoreSettings, TurnWindows):
+    """Router settings: LLM and TTS timeouts, the degradation sentence, and the turn windows
+    (``wake_window_s`` ... ``history_turns``, declared once in :class:`TurnWindows`)."""
 
     section: ClassVar[str] = "router"
 
@@ -26,12 +27,6 @@ class Settings(CoreSettings):
         description="Listen without the wake word after a reply: only if it asked a question, "
                     "always, or never")
     timezone: str = Field(default="", description="IANA zone for time/date answers; empty = local")
-    wake_window_s: float = Field(default=8.0, gt=0)
-    listen_timeout_s: float = Field(default=15.0, gt=0)
-    think_timeout_s: float = Field(default=60.0, gt=0, description="Whole LLM reply")
-    speak_timeout_s: float = Field(default=60.0, gt=0, description="Silence from TTS while speaking")
-    follow_up_window_s: float = Field(default=6.0, ge=0)
-    history_turns: int = Field(default=8, ge=1)
     first_chunk_timeout_s: float = Field(default=25.0, gt=0,
                                          description="No reply text by then: apologise")
     intent_tool_timeout_s: float = Field(default=5.0, gt=0,
@@ -50,8 +45,5 @@ class Settings(CoreSettings):
                                  description="Also start the LLM on a speculative transcript")
 
     def turn_config(self) -> TurnConfig:
-        return TurnConfig(wake_window_s=self.wake_window_s, listen_timeout_s=self.listen_timeout_s,
-                          think_timeout_s=self.think_timeout_s,
-                          speak_timeout_s=self.speak_timeout_s,
-                          follow_up_window_s=self.follow_up_window_s,
-                          history_turns=self.history_turns)
+        """The turn windows of these settings, for a turn machine."""
+        return TurnConfig(**{name: getattr(self, name) for name in TurnWindows.model_fields})

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from tars.runtime.clock import Clock, SystemClock
 from tars_router.history import ConversationHistory, Exchange
 
@@ -36,22 +38,22 @@ class EndReason(StrEnum):
     SPEAK_TIMEOUT = "speak_timeout"
 
 
-@dataclass(frozen=True, slots=True)
-class TurnConfig:
-    """Windows and limits, in seconds. ``follow_up_window_s = 0`` disables follow-ups."""
+class TurnWindows(BaseModel):
+    """The turn windows, declared once: the router's settings (``[router]``) share these fields."""
 
-    wake_window_s: float = 8.0
-    listen_timeout_s: float = 15.0
-    think_timeout_s: float = 30.0
-    speak_timeout_s: float = 60.0
-    follow_up_window_s: float = 6.0
-    history_turns: int = 8
+    wake_window_s: float = Field(default=8.0, gt=0, description="After the wake word")
+    listen_timeout_s: float = Field(default=15.0, gt=0, description="While listening")
+    think_timeout_s: float = Field(default=60.0, gt=0, description="Whole LLM reply")
+    speak_timeout_s: float = Field(default=60.0, gt=0, description="Silence from TTS while speaking")
+    follow_up_window_s: float = Field(default=6.0, ge=0,
+                                      description="Listen without the wake word; 0 = no follow-ups")
+    history_turns: int = Field(default=8, ge=1, description="Exchanges kept as LLM history")
 
-    def __post_init__(self) -> None:
-        windows = (self.wake_window_s, self.listen_timeout_s, self.think_timeout_s,
-                   self.speak_timeout_s)
-        if min(windows) <= 0 or self.follow_up_window_s < 0 or self.history_turns < 1:
-            raise ValueError("windows must be positive and history_turns >= 1")
+
+class TurnConfig(TurnWindows):
+    """The windows one turn machine runs with, in seconds (frozen)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 @dataclass(frozen=True, slots=True)
