@@ -3,32 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from pydantic import Field
 
 from tars.runtime.settings import CoreSettings
 
-from .config import EmbedderConfig, IndexConfig, StoreConfig
+from .config import EmbedderConfig, EmbedderOptions, StoreConfig, StoreOptions
 
 
-class Settings(CoreSettings):
-    """Where memories live, which model embeds them, how queries and turns are handled."""
+class Settings(CoreSettings, EmbedderOptions, StoreOptions):
+    """Where memories live, which model embeds them, how queries and turns are handled.
+
+    The engine's knobs (``model`` ... ``batch_wait_ms``, ``index`` ... ``on_model_change``) are
+    inherited from tars_memory.config, declared there once.
+    """
 
     section: ClassVar[str] = "memory"
 
     data_dir: Path = Field(default=Path(".tars/data/memory"),
                            description="memory.sqlite3, the index and character.sqlite3")
-    model: str | None = Field(default=None, description="sentence-transformers model directory; "
-                              "unset = the packaged all-MiniLM-L6-v2")
-    device: str = "cpu"
-    batch_size: int = Field(default=64, ge=1, description="texts per embedding call")
-    batch_wait_ms: float = Field(default=5.0, ge=0, description="queries gathered into one batch")
-    index: IndexConfig = IndexConfig()
-    min_text_chars: int = Field(default=3, ge=0, description="shorter texts are not stored")
-    flush_every: int = Field(default=256, ge=1, description="save the index after N changes")
-    flush_interval_s: float = Field(default=30.0, gt=0, description="...or after this long")
-    on_model_change: Literal["reembed", "error"] = "reembed"
     default_k: int = Field(default=5, ge=1, le=100, description="hits when a query names no k")
     min_score: float = Field(default=0.25, ge=-1.0, le=1.0,
                              description="relevance threshold when a query's threshold is 0")
@@ -43,10 +37,8 @@ class Settings(CoreSettings):
         return self.data_dir.expanduser().absolute()
 
     def embedder(self) -> EmbedderConfig:
-        return EmbedderConfig(model=self.model, device=self.device, batch_size=self.batch_size,
-                              max_wait_ms=self.batch_wait_ms)
+        return EmbedderConfig(**{name: getattr(self, name) for name in EmbedderOptions.model_fields})
 
     def store(self) -> StoreConfig:
-        return StoreConfig(path=self.folder(), index=self.index, min_text_chars=self.min_text_chars,
-                           flush_every=self.flush_every, flush_interval_s=self.flush_interval_s,
-                           on_model_change=self.on_model_change)
+        return StoreConfig(path=self.folder(),
+                           **{name: getattr(self, name) for name in StoreOptions.model_fields})
