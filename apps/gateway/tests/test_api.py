@@ -10,12 +10,9 @@ import numpy as np
 import pytest
 
 from tars.audio import SAMPLE_RATE
+from tars.testing.speech import words
 
 pytestmark = [pytest.mark.models, pytest.mark.e2e, pytest.mark.broker]
-
-
-def words(text: str) -> list[str]:
-    return "".join(c.lower() if c.isalnum() or c.isspace() else " " for c in text).split()
 
 
 def test_healthz_lists_every_worker(gateway: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -62,3 +63,19 @@ def with_silence(
 
 
 __all__ = ["espeak", "espeak_available", "piper", "resample", "with_silence"]
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words and numbers, the same however Whisper writes a clock time or a number:
+    "It's 3:02 PM.", "It's 302pm." and "It's 3 0 2 p.m." all give ``its 302 pm``; "1,200"
+    gives ``1200``."""
+    text = text.lower().replace("'", "").replace("\u2019", "")
+    text = re.sub(r"\b([ap])\.?\s?m\b\.?", r"\1m", text)
+    text = re.sub(r"(?<=\d)[:.,\s](?=\d)", "", text)
+    return re.findall(r"[a-z]+|\d+", text)
+
+
+def overlap(expected: str, heard: str) -> float:
+    """Share of the expected words that were heard (1.0 for nothing expected)."""
+    want, got = words(expected), set(words(heard))
+    return sum(w in got for w in want) / len(want) if want else 1.0

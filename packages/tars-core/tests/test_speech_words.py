@@ -1,0 +1,23 @@
+"""Comparing what was said with what Whisper heard: clock times and numbers however written."""
+
+from __future__ import annotations
+
+import pytest
+
+from tars.testing.speech import overlap, words
+
+
+@pytest.mark.parametrize(("said", "heard"), [
+    ("It's 3:04 PM.", "It's 3 0 4 p.m."),
+    ("It's 3:02 PM.", "It's 302pm."),
+    ("It is 10:15 AM", "it is 10.15 a.m."),
+    ("1,200 divided by 7", "1200 divided by 7"),
+])
+def test_the_same_words_however_written(said: str, heard: str) -> None:
+    assert words(said) == words(heard)
+    assert overlap(said, heard) == 1.0
+
+
+def test_other_words_do_not_count() -> None:
+    assert overlap("It's 3:04 PM.", "It's 4:03 PM.") == pytest.approx(2 / 3)
+    assert overlap("what time is it", "") == 0.0
