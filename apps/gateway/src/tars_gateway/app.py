@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from tars.contracts.errors import ErrorKind
 from tars.runtime.errors import BusError
 from tars_gateway import __version__
 from tars_gateway.api import build_router
@@ -37,7 +38,7 @@ def create_app(gw: Gateway) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        kind = "request" if exc.status < 500 else "dependency"
+        kind: ErrorKind = "request" if exc.status < 500 else "dependency"
         # logged, counted and reported on tars/system/error (the reason, never the payload)
         await gw.service.report_error(kind, f"{request.method} {request.url.path}: {exc.status} {exc.message}")
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from tars.audio.pcm import SAMPLE_RATE, Int16Array, resample
+from tars.errors import TarsError
 from tars_gateway.errors import BadRequest
 
 FFMPEG_TIMEOUT_S = 120.0
@@ -31,7 +32,7 @@ def decode_audio(path: Path, *, max_s: float) -> Int16Array:
     return resample(samples, rate, SAMPLE_RATE)
 
 
-class _NotDecodable(Exception):
+class _NotDecodable(TarsError):
     pass
 
 

@@ -1,19 +1,17 @@
 """API errors in OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``.
 
-ApiError
- ├── BadRequest          400 invalid_request_error
- ├── Unauthorized        401 authentication_error
- ├── TooLarge            413 invalid_request_error
- ├── UnsupportedMedia    415 invalid_request_error
- └── Unavailable         503 / 504 server_error (a worker is missing or silent)
+Each subclass sets its HTTP ``status`` and OpenAI ``type``; the tree of every tars error
+(these included) is drawn in ``tars.runtime.errors``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from tars.errors import TarsError
 
-class ApiError(Exception):
+
+class ApiError(TarsError):
     status = 500
     type = "server_error"
 

@@ -1,23 +1,16 @@
 """Exceptions raised by the tars LLM engine.
 
-Every error derives from one base class, and foreign errors (httpx, llama.cpp, OS) are
-converted at the edge with ``raise ... from exc``::
-
-    LLMError
-    ├── ModelAssetError          model file missing, incomplete or failing its checksum
-    ├── ModelLoadError           llama.cpp could not load the model file
-    ├── PromptTooLongError       the prompt does not fit the model's context window
-    └── ProviderError            a remote OpenAI-compatible endpoint failed
-        ├── ProviderConnectionError   connection refused / DNS / TLS failure
-        ├── ProviderTimeoutError      connect or read timeout
-        ├── ProviderHTTPError         non-2xx HTTP status (``status`` attribute)
-        └── ProviderProtocolError     malformed SSE stream or JSON chunk
+Every error derives from ``LLMError`` (itself a ``TarsError``), and foreign errors (httpx,
+llama.cpp, OS) are converted at the edge with ``raise ... from exc``. The tree of every tars
+error is drawn in ``tars.runtime.errors``.
 """
 
 from __future__ import annotations
 
+from tars.errors import TarsError
 
-class LLMError(Exception):
+
+class LLMError(TarsError):
     """Base class of every error raised by ``tars_llm``."""
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from tars.contracts import topics as T
 from tars.contracts.character import Character
+from tars.contracts.errors import ErrorKind
 from tars.contracts.health import Status
 from tars.contracts.llm import LlmCancel, LlmRequest, LlmResponse, LlmStreamChunk
 from tars.contracts.memory import MemoryFilter, MemoryQuery, MemoryResults
@@ -47,7 +48,7 @@ CANCEL_GRACE_S = 0.5
 """After a cancel, how long the model may take to stop by itself before its task is cancelled."""
 
 
-class ToolFailed(Exception):
+class ToolFailed(TarsError):
     """A tool answered with an error or not at all (told to the model as the tool's result)."""
 
 
@@ -254,7 +255,7 @@ class LlmWorker:
         if not isinstance(exc, LLMError):
             log.exception("generation failed")
         reason = f"{type(exc).__name__}: {exc}"
-        kind = "dependency" if isinstance(exc, ProviderError) else "handler"
+        kind: ErrorKind = "dependency" if isinstance(exc, ProviderError) else "handler"
         await self.service.report_error(kind, reason, topic=msg.topic, correlation_id=msg.correlation_id)
         await stream.done()
         return LlmResponse(text=ERROR_TEXT, finish_reason="error", error=reason[:500],

@@ -1,17 +1,14 @@
-"""Exceptions raised by the tars memory engine.
+"""Exceptions raised by the tars memory engine, all under ``MemoryEngineError`` (a ``TarsError``).
 
-    MemoryEngineError
-    ├── EmbedderError            model missing, not loaded, or failed to run
-    ├── StoreClosedError         the store was used after close()
-    ├── DimensionMismatchError   stored vectors do not match the configured model
-    ├── StorageError             the data directory refused a write (read-only, full...)
-    └── CharacterError           character profile file or update is invalid
+The tree of every tars error is drawn in ``tars.runtime.errors``.
 """
 
 from __future__ import annotations
 
+from tars.errors import TarsError
 
-class MemoryEngineError(Exception):
+
+class MemoryEngineError(TarsError):
     """Base class of every error the memory engine raises."""
 
 

@@ -20,7 +20,7 @@ from tars.contracts.memory import (
     MemoryStatsRequest,
 )
 from tars.contracts.turn import TurnResult
-from tars.runtime import ConfigError, Inbound, Service
+from tars.runtime import ConfigError, Inbound, Service, TarsError
 
 from .aio import AsyncMemory
 from .batching import EmbedBatcher
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 ROLES = ("user", "assistant", "fact", "note")
 
 
-class QueryRejected(ValueError):
+class QueryRejected(TarsError, ValueError):
     """A well-formed query this worker will not serve (the reason goes back to the caller)."""
 
 

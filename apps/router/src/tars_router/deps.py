@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from tars.errors import TarsError
+
 log = logging.getLogger(__name__)
 
 WATCHED = ("llm", "tools", "memory", "tts")
@@ -29,7 +31,7 @@ def classify_llm_error(error: str) -> str:
     return "llm_error"
 
 
-class DependencyDown(Exception):
+class DependencyDown(TarsError):
     """A worker the turn waits for went away; ``reason`` is the turn's end reason."""
 
     def __init__(self, reason: str) -> None:

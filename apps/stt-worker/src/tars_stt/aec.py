@@ -13,6 +13,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from tars.audio import SAMPLE_RATE
+from tars.errors import TarsError
 from tars_stt.delay import estimate_delay
 from tars_stt.refring import ReferenceRing
 
@@ -26,7 +27,7 @@ _SHORTS = ctypes.POINTER(ctypes.c_int16)
 REBASE_S = 0.015
 
 
-class AecUnavailable(RuntimeError):
+class AecUnavailable(TarsError, RuntimeError):
     """libspeexdsp cannot be loaded: echo cancellation is off."""
 
 

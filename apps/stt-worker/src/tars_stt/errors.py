@@ -1,22 +1,17 @@
-"""Errors raised by the speech-to-text engine.
+"""Errors raised by the speech-to-text engine, all under ``SttError`` (a ``TarsError``).
 
-Hierarchy::
-
-    SttError
-    ├── ModelLoadError        the Whisper model could not be found or loaded
-    ├── ModelNotLoadedError   transcribe() called before load()
-    └── SourceClosedError     push() into a QueueSource that was closed
-
-Bad audio raises ``tars.audio.AudioFormatError`` (a ``ValueError``) and a missing sound device
-raises ``tars.audio.NoAudioDeviceError``; both come from tars-core and are re-exported here.
+The tree of every tars error is drawn in ``tars.runtime.errors``. Bad audio raises
+``tars.audio.AudioFormatError`` (a ``ValueError``) and a missing sound device raises
+``tars.audio.NoAudioDeviceError``; both come from tars-core and are re-exported here.
 """
 
 from __future__ import annotations
 
 from tars.audio import AudioFormatError, NoAudioDeviceError
+from tars.errors import TarsError
 
 
-class SttError(Exception):
+class SttError(TarsError):
     """Base class of every error the speech-to-text engine raises itself."""
 
 

@@ -1,18 +1,14 @@
-"""Errors raised by the tool engine.
+"""Errors raised by the tool engine, all under ``ToolError`` (a ``TarsError``).
 
-    ToolError
-    ├── UnknownToolError        no tool of that name
-    ├── ToolArgumentError       arguments do not fit the tool's schema
-    ├── ToolExecutionError      the tool ran and failed (its message is safe to show the LLM)
-    │   └── CalculatorError     an expression was refused or could not be evaluated
-    ├── ToolUnavailableError    the tool exists but cannot run here now (server down, routed)
-    └── ToolTimeoutError        the tool did not answer in time
+The tree of every tars error is drawn in ``tars.runtime.errors``.
 """
 
 from __future__ import annotations
 
+from tars.errors import TarsError
 
-class ToolError(Exception):
+
+class ToolError(TarsError):
     """Base class of every tool engine error."""
 
 

@@ -22,6 +22,7 @@ import mcp_types
 from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
+from tars.errors import TarsError
 from tars_tools.errors import (
     ToolExecutionError,
     ToolTimeoutError,
@@ -56,7 +57,7 @@ class ServerEvent:
 OnServerEvent = Callable[[ServerEvent], Awaitable[None]]
 
 
-class _Disconnected(Exception):
+class _Disconnected(TarsError):
     """The connection of a server ended."""
 
 

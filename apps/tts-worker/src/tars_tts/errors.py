@@ -1,21 +1,15 @@
-"""Errors raised by the tts engine.
+"""Errors raised by the tts engine, all under ``TtsError`` (a ``TarsError``).
 
-TtsError
-├── TextRejectedError      (also a ValueError)
-│   ├── EmptyTextError     nothing speakable is left after cleaning
-│   └── TextTooLongError   the cleaned text is longer than ``max_chars``
-├── VoiceNotFoundError     the configured voice model / config file does not exist
-├── VoiceConfigError       the voice exists but a setting does not fit it (speaker, scales)
-├── SynthesisError         piper failed while synthesizing
-└── SpeechQueueClosedError the queue was closed; no more requests are accepted
-
-A missing sound device is ``tars.audio.NoAudioDeviceError`` (shared by every worker).
+The tree of every tars error is drawn in ``tars.runtime.errors``. A missing sound device is
+``tars.audio.NoAudioDeviceError`` (shared by every worker).
 """
 
 from __future__ import annotations
 
+from tars.errors import TarsError
 
-class TtsError(Exception):
+
+class TtsError(TarsError):
     """Base class of every error the tts engine raises."""
 
 

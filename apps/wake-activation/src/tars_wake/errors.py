@@ -1,20 +1,16 @@
-"""Errors raised by the wake engine.
+"""Errors raised by the wake engine, all under ``WakeError`` (a ``TarsError``).
 
-Hierarchy::
-
-    WakeError
-    ├── WakeModelError        unknown model name, missing file, or the runtime failed to load it
-    └── WakeNotLoadedError    process() called before load()
-
-Bad audio raises ``tars.audio.AudioFormatError`` (re-exported here).
+The tree of every tars error is drawn in ``tars.runtime.errors``. Bad audio raises
+``tars.audio.AudioFormatError`` (re-exported here).
 """
 
 from __future__ import annotations
 
 from tars.audio import AudioFormatError
+from tars.errors import TarsError
 
 
-class WakeError(Exception):
+class WakeError(TarsError):
     """Base class of every error the wake engine raises itself."""
 
 

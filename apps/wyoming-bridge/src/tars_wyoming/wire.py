@@ -15,12 +15,14 @@ from typing import Any
 
 from wyoming.event import Event
 
+from tars.errors import TarsError
+
 MAX_DATA = 1 << 20
 MAX_PAYLOAD = 8 << 20
 _NEWLINE = b"\n"
 
 
-class WireError(Exception):
+class WireError(TarsError):
     """Base of what a client can get wrong on the wire; ``code`` goes into the error event."""
 
     code = "bad-event"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from tars.errors import TarsError
 
-class NoAudioDeviceError(RuntimeError):
+
+class NoAudioDeviceError(TarsError, RuntimeError):
     """No usable input or output device (or no PortAudio at all)."""
 
 

@@ -9,13 +9,15 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from tars.errors import TarsError
+
 SAMPLE_RATE = 16_000
 
 Int16Array = npt.NDArray[np.int16]
 FloatArray = npt.NDArray[np.float32]
 
 
-class AudioFormatError(ValueError):
+class AudioFormatError(TarsError, ValueError):
     """The audio is not something tars can read (empty, corrupt, unsupported width)."""
 
 

@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tars.errors import TarsError
+
 SCHEMA_VERSION = "1.0"
 SCHEMA_MAJOR = 1
 
@@ -51,7 +53,7 @@ class Envelope(BaseModel):
         return self.expires_at is not None and (now or time.time()) > self.expires_at
 
 
-class DecodeError(ValueError):
+class DecodeError(TarsError, ValueError):
     """Bytes that are not a tars envelope this reader understands."""
 
 

@@ -28,7 +28,7 @@ from tars.contracts.envelope import (
     new_id,
     short_validation_error,
 )
-from tars.contracts.errors import ErrorEvent
+from tars.contracts.errors import ErrorEvent, ErrorKind
 from tars.contracts.health import Heartbeat, Info, Status
 from tars.contracts.topics import TopicSpec
 from tars.runtime.bus import Bus, Message, Subscription, Will
@@ -271,11 +271,11 @@ class Service:
         return await self.publish(spec, payload, correlation_id=request.correlation_id,
                                   site_id=request.site_id, in_reply_to=request.envelope.id)
 
-    async def report_error(self, kind: str, reason: str, *, topic: str | None = None,
+    async def report_error(self, kind: ErrorKind, reason: str, *, topic: str | None = None,
                            correlation_id: str | None = None) -> None:
         self._count(kind)
         log.warning("%s error on %s: %s", kind, topic or "-", reason)
-        event = ErrorEvent(service=self.name, kind=kind, topic=topic, reason=reason[:500])  # type: ignore[arg-type]
+        event = ErrorEvent(service=self.name, kind=kind, topic=topic, reason=reason[:500])
         try:
             await self.publish(T.SYSTEM_ERROR, event, correlation_id=correlation_id)
         except BusError:

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tars.audio.pcm import SAMPLE_RATE, write_wav
+from tars.errors import TarsError
 
 Int16Array = npt.NDArray[np.int16]
 SINKS = ("mic", "speaker")
@@ -66,7 +67,7 @@ def _alsa_top(system_conf: str, ours: Path) -> str:
     return text[:start] + f'files [ "{ours}" ]' + text[i + 1:]
 
 
-class SoundCardError(RuntimeError):
+class SoundCardError(TarsError, RuntimeError):
     """The virtual sound card could not be started or driven."""
 
 
