@@ -4,7 +4,6 @@ from tars.audio.devices import NoAudioDeviceError, describe_devices, require_dev
 from tars.audio.pcm import (
     SAMPLE_RATE,
     AudioFormatError,
-    float_to_int16,
     int16_to_float,
     read_wav,
     resample,
@@ -19,7 +18,6 @@ __all__ = [
     "AudioSource",
     "NoAudioDeviceError",
     "describe_devices",
-    "float_to_int16",
     "int16_to_float",
     "read_wav",
     "require_device",

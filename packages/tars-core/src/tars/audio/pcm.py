@@ -26,12 +26,6 @@ def int16_to_float(samples: Int16Array) -> FloatArray:
     return out
 
 
-def float_to_int16(samples: npt.NDArray[np.floating]) -> Int16Array:  # type: ignore[type-arg]
-    clipped = np.clip(samples, -1.0, 1.0)
-    out: Int16Array = (clipped * 32767.0).astype(np.int16)
-    return out
-
-
 def resample(samples: Int16Array, src_rate: int, dst_rate: int) -> Int16Array:
     """Polyphase resampling (anti-aliased) of mono int16 audio."""
     if src_rate == dst_rate or samples.size == 0:

@@ -13,7 +13,7 @@ from tars.runtime.errors import (
 )
 from tars.runtime.lag import LagMonitor
 from tars.runtime.memory_bus import InMemoryBroker, InMemoryBus
-from tars.runtime.offload import ModelExecutor, call_engine, log_slow
+from tars.runtime.offload import ModelExecutor
 from tars.runtime.request import Requester
 from tars.runtime.service import Inbound, Service
 from tars.runtime.settings import CoreSettings, load_settings
@@ -41,8 +41,6 @@ __all__ = [
     "SystemClock",
     "TarsError",
     "Will",
-    "call_engine",
     "load_settings",
-    "log_slow",
     "topic_matches",
 ]

@@ -94,9 +94,6 @@ class Recording:
     def duration_s(self) -> float:
         return self.samples.size / self.rate
 
-    def time_of(self, index: int) -> float:
-        return self.start_ts + index / self.rate
-
     def loud(self, *, threshold: float = 300.0, window_ms: int = 10) -> npt.NDArray[np.bool_]:
         """Per window of ``window_ms``: does its RMS exceed ``threshold``?"""
         n = max(1, self.rate * window_ms // 1000)
