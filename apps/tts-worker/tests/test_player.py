@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from tars_tts import (
     SpeechQueueClosedError,
     TextTooLongError,
 )
+from tars_tts.synth import AudioChunk, trim_lead_in
 from tars_tts.testing import MemorySink, ToneSynthesizer
 
 
@@ -185,3 +187,37 @@ async def test_bad_input_and_synthesis_failure() -> None:
     assert end.sentences == 1
     with pytest.raises(SpeechQueueClosedError):
         await q.say(SayRequest("after close", "z"))
+
+
+class LeadInSynthesizer(ToneSynthesizer):
+    """The tone after ``lead_ms`` of near silence, as piper starts every utterance."""
+
+    def __init__(self, lead_ms: int = 80) -> None:
+        super().__init__()
+        self.lead = self.sample_rate * lead_ms // 1000
+
+    def stream(self, text: str) -> Iterator[AudioChunk]:
+        quiet = np.random.default_rng(1).integers(-20, 21, self.lead).astype(np.int16)
+        for chunk in super().stream(text):
+            yield AudioChunk(np.concatenate([quiet, chunk.samples]), chunk.sample_rate)
+
+
+async def test_a_reply_starts_at_its_first_sound_and_keeps_later_pauses() -> None:
+    synth, sink = LeadInSynthesizer(lead_ms=80), MemorySink()
+    async with SpeechQueue(synth, sink) as q:
+        await q.say(SayRequest("One sentence. And another.", "a"))
+        await settle(q)
+    keep, lead = 16_000 * 5 // 1000, synth.lead
+    tones = [len("One sentence.") * 160, len("And another.") * 160]
+    samples = sink.replies[0].samples
+    cut = lead + 1 - keep  # the tone's sample 0 is sin(0): its first sound is sample 1
+    assert samples.size == lead + tones[0] + lead + tones[1] - cut  # only the first lead-in goes
+    assert np.abs(samples[:keep]).max() <= 20 and np.abs(samples[keep:keep + 40]).max() > 1000
+
+
+def test_trim_lead_in_leaves_quiet_and_loud_starts_alone() -> None:
+    quiet = np.full(1000, 10, dtype=np.int16)
+    assert trim_lead_in(quiet, 16_000) is quiet
+    loud = np.full(1000, 5000, dtype=np.int16)
+    assert trim_lead_in(loud, 16_000).size == 1000
+    assert trim_lead_in(np.concatenate([quiet, loud]), 16_000).size == 1000 + 80

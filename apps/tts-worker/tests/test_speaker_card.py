@@ -290,3 +290,32 @@ def test_a_rate_the_device_refuses_is_one_line_then_its_own_rate(card: VirtualSo
 def test_a_missing_named_device_is_one_clear_line(card: VirtualSoundCard) -> None:
     lines = _child(card, "no-such-speaker-xyz", 48_000)
     assert lines == ["ERROR no audio output device named 'no-such-speaker-xyz'"], lines
+
+
+_IDLE_CHILD = r"""
+import sys, time
+import numpy as np
+from tars_tts.speaker import SpeakerOutput
+out = SpeakerOutput(None, idle_s=0.3)
+out.start()
+time.sleep(1.0)
+idle_starts, running = out.starts, out._running
+t = np.arange(out.rate // 2) / out.rate
+out.push((np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16))
+pushed = time.time()
+time.sleep(1.2)
+print("RESULT", idle_starts, running, out.starts, out._running, out.up, pushed)
+out.close()
+"""
+
+
+def test_an_idle_stream_stops_and_plays_new_audio_whole(card: VirtualSoundCard) -> None:
+    run = subprocess.run([sys.executable, "-c", _IDLE_CHILD], capture_output=True,
+                         env={**os.environ, **card.env}, text=True, timeout=60)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    fields = next(line for line in run.stdout.splitlines() if line.startswith("RESULT")).split()
+    idle_starts, idle_running, starts, running, up = fields[1:6]
+    assert (idle_starts, idle_running, starts, running, up) == ("0", "False", "1", "False", "True")
+    rec = card.speaker(float(fields[6]) - 0.2)
+    loud = int(rec.loud().sum())  # 10 ms windows: the 0.5 s tone, played once and whole
+    assert 45 <= loud <= 56, loud

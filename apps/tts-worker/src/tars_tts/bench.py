@@ -144,11 +144,11 @@ def run(n: int = 20, threads: int = 0, seed: int = 7, speaker: str = "auto",
     synth = PiperSynthesizer(VoiceSettings(threads=int(threads)))
     result = asyncio.run(measure(synth, generated_sentences(int(n), int(seed))))
     extra: dict[str, Any] = {"speaker_sink": None}
-    with speaker_environment(str(speaker)) as where:
+    with speaker_environment(str(speaker)) as (where, card):
         if where is not None and int(speaker_replies) > 0:
             sentences = generated_sentences(int(speaker_replies), int(seed) + 1)
             extra = {"speaker_sink": where,
-                     **asyncio.run(measure_speaker(synth, sentences, str(device) or None))}
+                     **asyncio.run(measure_speaker(synth, sentences, str(device) or None, card))}
     return {
         "bench": "tts",
         **asdict(result),

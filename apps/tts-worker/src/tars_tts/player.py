@@ -27,7 +27,7 @@ from tars_tts.events import (
     SpeakingStarted,
     SpeechEvent,
 )
-from tars_tts.synth import AudioChunk, Synthesizer
+from tars_tts.synth import AudioChunk, Synthesizer, trim_lead_in
 from tars_tts.text import clean_for_speech, first_clause, split_sentences
 
 _LOG = logging.getLogger(__name__)
@@ -332,7 +332,7 @@ class SpeechQueue:
             await self.sink.begin(reply.correlation_id, chunk.sample_rate)
             reply.sink_open = True
         step = max(1, chunk.sample_rate * self.player_settings.block_ms // 1000)
-        samples = chunk.samples
+        samples = chunk.samples if reply.started else trim_lead_in(chunk.samples, chunk.sample_rate)
         for start in range(0, samples.size, step):
             if not self._resumed.is_set():
                 await self._resumed.wait()

@@ -38,7 +38,7 @@ class Settings(CoreSettings):
                               "the site's echo reference (topic AUDIO_REF)")
     speaker_ref_delay_s: float = Field(
         default=0.0, ge=0.0, le=1.0, description="output delay the device does not report, added "
-        "to the reference's DAC time (PulseAudio via ALSA: about twice speaker_latency_s)")
+        "to the reference's DAC time (PulseAudio via ALSA: about 30 ms)")
     earcon: bool = Field(default=True, description="a short chime on the speaker when the wake "
                          "word opens a turn")
     data_dir: Path = Field(default=Path(".tars/data"), description="where tars keeps its data")

@@ -6,12 +6,19 @@ empty). Stopping a reply is dropping the buffer, never a stream call from anothe
 the speaker falls silent within one callback block plus the device latency. A device that
 fails, disappears or stalls is closed and reopened by the owner thread when it is back; each
 change is logged once.
+
+The stream stays open but runs only while there is audio (and ``idle_s`` after): a running
+stream keeps a whole device buffer of silence queued, and new audio would wait behind it. A
+stream started on demand is primed with the new audio itself, so the first sample reaches the
+device at once (PulseAudio plays a new stream's data straight away) while the buffer stays
+large enough not to underrun on a busy CPU.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -34,6 +41,7 @@ time its first sample reaches the DAC. Called on PortAudio's thread: quick, neve
 log = logging.getLogger(__name__)
 _STALL_S = 3.0  # no callback for this long: the device is gone (a busy CPU stalls ~2 s)
 _MAX_BUFFER_S = 1.5  # a device that stopped consuming does not make the buffer grow forever
+_IDLE_S = 0.5  # a running stream with nothing to play for this long is stopped (kept open)
 
 
 def _sounddevice() -> Any:
@@ -51,7 +59,8 @@ class SpeakerOutput:
 
     def __init__(self, device: str | int | None = None, *, rate: int | None = None,
                  block_ms: int = 10, latency_s: float = 0.06, reopen_s: float = 1.0,
-                 on_ref: RefCallback | None = None, ref_delay_s: float = 0.0) -> None:
+                 on_ref: RefCallback | None = None, ref_delay_s: float = 0.0,
+                 idle_s: float = _IDLE_S) -> None:
         self.device = device
         self.requested_rate = rate
         self.block_ms = block_ms
@@ -59,6 +68,7 @@ class SpeakerOutput:
         self.reopen_s = reopen_s
         self.on_ref = on_ref
         self.ref_delay_s = ref_delay_s
+        self.idle_s = idle_s
         self.rate = rate or 48_000
         self.channels = 1
         self.device_latency_s = latency_s
@@ -70,7 +80,11 @@ class SpeakerOutput:
         self._ready = threading.Event()
         self._up = False
         self._last_callback = 0.0
+        self._last_audio = 0.0  # monotonic time of the last callback that played pushed audio
+        self._running = False  # the stream is started (else open and stopped, waiting for audio)
         self._played = 0  # samples of pushed audio that went to the device
+        self.underflows = 0  # callbacks PortAudio flagged as output underflow (a dropout)
+        self.starts = 0  # times the stream was started for new audio
         self._thread = threading.Thread(target=self._own, name="tts-speaker", daemon=True)
         self._index = -1
 
@@ -101,6 +115,9 @@ class SpeakerOutput:
             self._buffered += int(samples.size)
             while self._buffered > _MAX_BUFFER_S * self.rate and len(self._blocks) > 1:
                 self._buffered -= int(self._blocks.popleft().size)
+            idle = not self._running
+        if idle:
+            self._wake.set()  # the owner thread starts the stream
 
     def clear(self) -> None:
         """Drop everything not yet handed to the device: silence after the device latency."""
@@ -118,6 +135,8 @@ class SpeakerOutput:
     # -- PortAudio's thread ---------------------------------------------------------------------
     def _callback(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
         self._last_callback = time.monotonic()
+        if status and status.output_underflow:
+            self.underflows += 1
         out = outdata[:, 0]
         filled = 0
         with self._lock:
@@ -136,6 +155,7 @@ class SpeakerOutput:
             outdata[:, 1:] = outdata[:, :1]
         if filled:
             self._played += filled
+            self._last_audio = self._last_callback
             if self.on_ref is not None:
                 dac, now = float(time_info.outputBufferDacTime), float(time_info.currentTime)
                 ahead = dac - now if dac > 0 and now > 0 and 0 <= dac - now < 1 else self.device_latency_s
@@ -157,7 +177,7 @@ class SpeakerOutput:
                                     "go to MQTT audio / WAV", _one_line(exc), self.reopen_s)
                         down_logged = True
                     self._ready.set()
-                    rescan = True
+                    rescan, self._running = True, False
                     self._wake.wait(self.reopen_s)
                     self._wake.clear()
                     continue
@@ -169,19 +189,47 @@ class SpeakerOutput:
                 self._ready.set()
             self._wake.wait(0.25)
             self._wake.clear()
-            stalled = time.monotonic() - self._last_callback > _STALL_S
-            if self._closing or not stream.active or stalled:
-                if not self._closing:
-                    log.warning("speaker lost (%s); reopening when it is back",
-                                "stream stopped" if not stream.active else "no audio callbacks")
-                    down_logged = True
-                self._up = False
+            if self._closing:
+                break
+            problem = self._tend(stream)
+            if problem is not None:
+                log.warning("speaker lost (%s); reopening when it is back", problem)
+                down_logged = True
+                self._up = self._running = False
                 self.clear()
                 _quiet_close(stream)
                 stream = None
                 rescan = True
         if stream is not None:
             _quiet_close(stream)
+
+    def _tend(self, stream: Any) -> str | None:
+        """Start the stream for new audio, stop it once idle; what is wrong with it, if anything."""
+        now = time.monotonic()
+        if not self._running:
+            if self._buffered > 0:
+                self._last_callback = self._last_audio = now
+                self._running = True
+                try:
+                    stream.start()  # primed by the callback: the new audio is the first out
+                except Exception as exc:  # PortAudioError: the device went while stopped
+                    return _one_line(exc)
+                self.starts += 1
+            return None
+        if not stream.active:
+            return "stream stopped"
+        if now - self._last_callback > _STALL_S:
+            return "no audio callbacks"
+        with self._lock:
+            idle = self._buffered == 0 and now - self._last_audio > self.idle_s
+            if idle:
+                self._running = False
+        if idle:
+            try:
+                stream.abort()  # only silence was queued
+            except Exception as exc:
+                return _one_line(exc)
+        return None
 
     def _open(self, rescan: bool) -> Any:
         sd = _sounddevice()
@@ -206,7 +254,7 @@ class SpeakerOutput:
                 stream = sd.OutputStream(
                     device=self._index, samplerate=rate, channels=channels, dtype="int16",
                     blocksize=rate * self.block_ms // 1000, latency=self.latency_s,
-                    callback=self._callback)
+                    callback=self._callback, prime_output_buffers_using_stream_callback=True)
             except sd.PortAudioError as exc:
                 if channels > 1 or int(info["max_output_channels"]) < 2:
                     raise NoAudioDeviceError(
@@ -214,8 +262,9 @@ class SpeakerOutput:
                     ) from exc
                 continue
             self.channels = channels
-            self._last_callback = time.monotonic()
-            stream.start()
+            self._last_callback = self._last_audio = time.monotonic()
+            self._running = True
+            stream.start()  # proves the device plays; stopped again once idle
             self.device_latency_s = float(stream.latency)
             return stream
         raise NoAudioDeviceError(f"cannot open output device {info['name']!r}")  # pragma: no cover
@@ -302,8 +351,9 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+@functools.lru_cache(maxsize=8)
 def earcon(rate: int, *, volume: float = 0.25) -> Int16Array:
-    """A short rising two-note chime (about 0.14 s), generated, no file."""
+    """A short rising two-note chime (about 0.14 s), generated once per rate (read-only), no file."""
     parts = []
     for hz, ms in ((880.0, 60), (1320.0, 80)):
         n = rate * ms // 1000
@@ -311,6 +361,7 @@ def earcon(rate: int, *, volume: float = 0.25) -> Int16Array:
         fade = np.minimum(1.0, np.minimum(np.arange(n), n - np.arange(n)) / (0.008 * rate))
         parts.append(np.sin(2 * np.pi * hz * t) * fade)
     out: Int16Array = (np.concatenate(parts) * volume * 32767).astype(np.int16)
+    out.setflags(write=False)
     return out
 
 

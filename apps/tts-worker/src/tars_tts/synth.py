@@ -208,6 +208,18 @@ def _load_piper(files: VoiceFiles, threads: int) -> PiperVoice:
     return PiperVoice(session=session, config=config)
 
 
+def trim_lead_in(samples: Int16Array, sample_rate: int, *, threshold: int = 64,
+                 keep_ms: int = 5) -> Int16Array:
+    """``samples`` from ``keep_ms`` before the first one louder than ``threshold`` (about
+    -54 dBFS): piper starts each utterance with ~50 ms of near silence, which only delays a
+    reply's first sound. All quiet: unchanged."""
+    loud = (samples > threshold) | (samples < -threshold)
+    first = int(np.argmax(loud))
+    if not loud[first]:
+        return samples
+    return samples[max(0, first - sample_rate * keep_ms // 1000):]
+
+
 def join_chunks(chunks: list[AudioChunk], sample_rate: int) -> AudioChunk:
     """Concatenate chunks of one rate into one."""
     if not chunks:
@@ -223,4 +235,5 @@ __all__ = [
     "VoiceFiles",
     "join_chunks",
     "resolve_voice",
+    "trim_lead_in",
 ]
