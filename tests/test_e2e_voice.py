@@ -215,7 +215,7 @@ async def test_killed_llm_mid_turn_apologises_and_is_restarted(stack: Stack, wat
     assert result.path == "error" and result.reply == APOLOGY, result
     # tars up restarts the worker; the next turn works
     await watch.until(lambda: watch.llm_pid not in (0, victim) and watch.llm_state == "online", 300)
-    again = await watch.service.publish(T.ROUTER_TEXT, TextTurn(text="What is two plus three?", speak=False),
+    again = await watch.service.publish(T.ROUTER_TEXT, TextTurn(text="What is the capital of Italy?", speak=False),
                                         site_id="killsite")
     await watch.until(lambda: again.correlation_id in watch.results, 240)
     final = watch.results[again.correlation_id]

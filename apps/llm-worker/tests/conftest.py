@@ -81,6 +81,11 @@ class _Handler(BaseHTTPRequestHandler):
         if scenario == "slow":
             return [_chunk({"content": f"word{i} "}) for i in range(300)]
         wants_tool = scenario in ("tools", "recheck") and not results
+        if scenario == "ungrounded" and body.get("tools"):
+            text = '{"name": "set_timer", "arguments": {"hours": 14, "minutes": 30}}'
+            return [_chunk({"content": text}), _chunk({}, "stop")]
+        if scenario == "ungrounded":
+            return [_chunk({"content": "Okay."}), _chunk({}, "stop")]
         if scenario == "recheck" and len(results) == 1 and body.get("tools"):
             text = '{"name": "calculator", "arguments": {"expression": 84}}'  # its own result
             return [_chunk({"content": text}), _chunk({}, "stop")]

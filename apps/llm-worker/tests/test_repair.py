@@ -10,7 +10,7 @@ import pytest
 from tars.runtime.clock import ManualClock
 from tars_llm.context import now_text
 from tars_llm.prompt import PromptBuilder
-from tars_llm.repair import is_echo, may_become_echo, repair_arguments
+from tars_llm.repair import is_echo, may_become_echo, repair_arguments, said_numbers, ungrounded
 from tars_llm.replygate import ReplyGate
 from tars_llm.rules import CLOSING_RULE, signature, tool_rules
 from tars_llm.types import ToolSpec
@@ -39,6 +39,17 @@ def test_schema_fragments_and_unknown_keys_are_dropped() -> None:
     loose = {**CALC, "additionalProperties": True}
     assert repair_arguments({"expression": "1", "extra": 2}, loose)[0] == {"expression": "1", "extra": 2}
     assert repair_arguments({"expression": "1", "extra": 2}, CALC) == ({"expression": "1"}, ["extra"])
+
+
+def test_numbers_the_user_said() -> None:
+    assert said_numbers("set a timer for twenty five minutes") == {1, 20, 5, 25}
+    assert {1, 30} <= said_numbers("an hour and a half") and 90 not in said_numbers("an hour")
+    assert said_numbers("wake me at 7:45") == {7, 45}
+    timer = {"type": "object", "properties": {"hours": {"type": "integer"},
+                                              "label": {"type": "string"}}}
+    assert ungrounded({"hours": 14, "label": "x"}, timer, "remember my sister is Ada") == ["hours"]
+    assert ungrounded({"hours": 2, "label": "x"}, timer, "a timer for two hours") == []
+    assert ungrounded({"hours": 0}, timer, "a timer") == []
 
 
 def test_plain_scalars_are_given_the_declared_type() -> None:

@@ -91,6 +91,26 @@ async def test_a_failed_extra_call_spoils_no_earlier_result(model: Any) -> None:
     assert result.reply == 'It is {"value": 84}.'
 
 
+TIMER = ToolSpec("set_timer", "Start a countdown", {"type": "object", "properties": {
+    "hours": {"type": "integer"}, "minutes": {"type": "integer"}, "seconds": {"type": "integer"}}})
+
+
+async def test_a_call_with_numbers_the_user_never_said_is_not_made(model: Any, sse_server: Any) -> None:
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    async def set_timer(name: str, args: dict[str, Any]) -> Any:
+        calls.append((name, args))
+        return "Timer set."
+
+    said = "Remember that my sister is called Ada."
+    result = await ToolLoop(model("ungrounded"), set_timer).run(USER, (TIMER,), said=said)
+    assert calls == [] and result.reply == "Okay."
+    assert "tools" not in sse_server.requests[-1]["body"]  # answered again, without tools
+    asked = "set a timer for fourteen hours and thirty minutes"
+    result = await ToolLoop(model("ungrounded"), set_timer).run(USER, (TIMER,), said=asked)
+    assert calls == [("set_timer", {"hours": 14, "minutes": 30})]
+
+
 @pytest.mark.parametrize("steps", [0, 1, 3])
 async def test_tool_steps_are_bounded(model: Any, sse_server: Any, steps: int) -> None:
     tool = Recorder()

@@ -54,6 +54,8 @@ POSITIVE: list[tuple[str, IntentName, dict[str, str]]] = [
     ("How much is 100 divided by 8?", IntentName.CALCULATE, {"x": "100", "operator": "/", "y": "8"}),
     ("calculate 9 minus 12", IntentName.CALCULATE, {"x": "9", "operator": "-", "y": "12"}),
     ("What's the square root of 81?", IntentName.CALCULATE, {"x": "81", "operator": "sqrt"}),
+    ("Remember that my sister is called Ada.", IntentName.REMEMBER, {"fact": "my sister is called ada"}),
+    ("Please remember my car is blue", IntentName.REMEMBER, {"fact": "my car is blue"}),
 ]
 
 NEGATIVE = [
@@ -77,6 +79,8 @@ NEGATIVE = [
     "What is 2.5 times 4?",
     "What is 12 times 7 times 3?",
     "How many times have I told you?",
+    "Do you remember what I said?",
+    "I can't remember my password.",
     "",
     "   ...  ",
 ]

@@ -271,6 +271,30 @@ async def test_a_spoken_timer_is_set_by_the_tools_worker_without_the_llm() -> No
             await svc.stop()
 
 
+async def test_remember_that_goes_to_the_memory_tool_in_the_users_words() -> None:
+    made, services = await make_rig(intent_tool_timeout_s=1.0)
+    calls: list[ToolCall] = []
+    tools = Service("tools", InMemoryBus(made.router.service.bus.broker))  # type: ignore[attr-defined]
+
+    async def on_call(msg: Inbound[ToolCall]) -> None:
+        calls.append(msg.payload)
+        await tools.publish(T.TOOLS_RESULT, ToolResult(name=msg.payload.name, ok=True,
+                                                       content="I'll remember that."),
+                            correlation_id=msg.correlation_id, in_reply_to=msg.envelope.id)
+
+    tools.handle(T.TOOLS_CALL, on_call)
+    await tools.start()
+    try:
+        result = await made.ear.ask("Remember that my sister is called Ada.", "c-remember")
+        assert result is not None and (result.path, result.intent) == ("intent", "remember")
+        assert result.reply == "I'll remember that." and not made.llm.requests
+        assert [(c.name, c.arguments) for c in calls] == [("remember", {"text": "my sister is called Ada"})]
+    finally:
+        await tools.stop()
+        for svc in services:
+            await svc.stop()
+
+
 async def test_spoken_arithmetic_is_worked_out_by_the_real_tools_worker() -> None:
     from tars_tools.service import ToolWorker
     from tars_tools.settings import Settings as ToolSettings

@@ -75,6 +75,44 @@ def _wants_scalar(sub: Any) -> bool:
     return not (isinstance(sub, dict) and sub.get("type") == "object")
 
 
+_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+          "nineteen"]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+NUMBER_WORDS: dict[str, int] = {
+    **{w: n for n, w in enumerate(_UNITS)}, **{w: 20 + 10 * n for n, w in enumerate(_TENS)},
+    "a": 1, "an": 1, "couple": 2, "quarter": 15, "half": 30, "hundred": 100,
+}
+"""Words that say a small number ("an hour", "half an hour", "twenty five minutes")."""
+
+
+def said_numbers(text: str) -> set[int]:
+    """The whole numbers ``text`` mentions, in digits or words ("twenty five" gives 20, 5, 25)."""
+    found = {int(d) for d in re.findall(r"\d+", text)}
+    spoken = [NUMBER_WORDS.get(w) for w in re.findall(r"[a-z]+", text.lower())]
+    for i, n in enumerate(spoken):
+        if n is None:
+            continue
+        found.add(n)
+        after = spoken[i + 1] if i + 1 < len(spoken) else None
+        if 20 <= n <= 90 and after is not None and 0 < after < 10:
+            found.add(n + after)
+    return found
+
+
+def ungrounded(arguments: JSONDict, schema: JSONDict, said: str) -> list[str]:
+    """Integer arguments the user never said (a small model copies numbers from elsewhere, such
+    as the Now line, and calls a tool nobody asked for): their keys. Zero needs no mention."""
+    props = schema.get("properties")
+    if not isinstance(props, dict):
+        return []
+    numbers = said_numbers(said)
+    return [key for key, value in arguments.items()
+            if isinstance(props.get(key), dict) and props[key].get("type") == "integer"
+            and isinstance(value, int) and not isinstance(value, bool) and value != 0
+            and value not in numbers]
+
+
 def words(text: str) -> list[str]:
     """Lower-case words of ``text`` (punctuation and case ignored)."""
     return _WORD.findall(text.casefold())

@@ -231,7 +231,8 @@ class LlmWorker:
 
         loop = ToolLoop(self.model, call_tool, max_tool_steps=self.config.max_tool_steps, params=params)
         return await loop.run(messages, tools, on_delta=stream.delta, cancel=turn.token,
-                              question=(request.text, f"Now: {now}"))  # neither is an answer
+                              question=(request.text, f"Now: {now}"),  # neither is an answer
+                              said=request.text)
 
     def _params(self, request: LlmRequest) -> SamplingParams:
         base = self.config.sampling.to_params()

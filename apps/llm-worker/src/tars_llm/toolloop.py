@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tars_llm.model import ChatModel
-from tars_llm.repair import is_echo, repair_arguments
+from tars_llm.repair import is_echo, repair_arguments, ungrounded
 from tars_llm.replygate import ReplyGate
 from tars_llm.toolcalls import looks_like_call
 from tars_llm.types import (
@@ -92,8 +92,10 @@ class ToolLoop:
     retry; if it then answers without a successful call, the reply is an honest failure
     (``failure_text``), never the model's guess. A call repeated with identical arguments
     within the turn reuses the earlier result. A call of an unknown tool is answered again
-    without tools. With ``question`` set, a reply that only repeats it is generated once more
-    with a nudge, then replaced by ``NO_ANSWER_TEXT``.
+    without tools; a tool called with an integer argument the user never said (``said``:
+    "remember my sister is Ada" is no 14-hour timer, whatever the Now line says) is not called,
+    and the model is asked again without it. With ``question`` set, a reply that only repeats
+    it is generated once more with a nudge, then replaced by ``NO_ANSWER_TEXT``.
     ``answer_prompt`` (None to disable) nudges the model to answer after tool results.
     """
 
@@ -121,15 +123,19 @@ class ToolLoop:
         cancel: CancelToken | None = None,
         params: SamplingParams | None = None,
         question: str | Sequence[str] | None = None,
+        said: str | None = None,
     ) -> LoopResult:
-        """Run one turn to its final reply (or until ``cancel`` is set)."""
+        """Run one turn to its final reply (or until ``cancel`` is set). With ``said`` (the
+        user's words), a call with an integer argument the user never said is not made."""
         turn = _Turn(list(messages), on_delta or _ignore_delta,
                      cancel if cancel is not None else threading.Event(), params or self._params)
         specs = {t.name: t for t in tools}
         retried_echo = retried_stray = False
+        unasked: set[str] = set()  # tools called with numbers nobody said: not offered again
         step = 0
         while step <= self._max_steps and not turn.token.is_set():
-            offered = tuple(tools) if step < self._max_steps and not retried_stray else ()
+            usable = tuple(t for t in tools if t.name not in unasked)
+            offered = usable if step < self._max_steps and not retried_stray else ()
             request = ChatRequest(tuple(turn.convo), offered, turn.params)
             gate = ReplyGate(tools=bool(tools), question=question, hold=bool(turn.failed))
             result = await self._run_model(request, gate, turn)
@@ -137,6 +143,13 @@ class ToolLoop:
             if result.finish_reason == "cancelled":
                 return turn.result("", "cancelled")
             calls = [c for c in result.tool_calls if c.name in request.tool_names]
+            if said is not None and calls:
+                unasked |= {c.name for c in calls if not self._grounded(c, specs, said)}
+                calls = [c for c in calls if c.name not in unasked]
+                if not calls and not retried_stray:
+                    retried_stray = not usable or all(t.name in unasked for t in usable)
+                    gate.finish(True)
+                    continue  # only calls nobody asked for: again, without those tools
             if not calls and tools and not retried_stray and looks_like_call(result.text):
                 retried_stray = True  # an unknown tool: answer again, without tools
                 gate.finish(True)
@@ -181,6 +194,16 @@ class ToolLoop:
             await turn.emit(rest)
         turn.new.append(ChatMessage(role="assistant", content=reply))
         return turn.result(reply, result.finish_reason)
+
+    @staticmethod
+    def _grounded(call: ToolCall, specs: Mapping[str, ToolSpec], said: str) -> bool:
+        spec = specs.get(call.name)
+        arguments = _repaired(call, spec).arguments
+        missing = ungrounded(arguments, spec.parameters, said) if spec is not None else []
+        if missing:
+            log.warning("not calling %s: the user never said %s", call.name,
+                        ", ".join(f"{k}={arguments[k]}" for k in missing))
+        return not missing
 
     async def _call_round(self, calls: list[ToolCall], specs: Mapping[str, ToolSpec],
                           turn: _Turn) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,17 @@ def say_time(moment: datetime) -> str:
 def say_date(moment: datetime) -> str:
     """``Today is Monday, November 23.``"""
     return f"Today is {moment:%A}, {moment:%B} {moment.day}."
+
+
+_REMEMBER = re.compile(r"\b(?:remember|note|keep in mind|don'?t forget)\b[,:]?\s+(?:that\s+)?(.+)$",
+                       re.IGNORECASE)
+
+
+def fact_of(intent: Intent) -> str:
+    """What a ``remember`` intent asks to keep, in the user's own casing ("my sister is Ada")."""
+    found = _REMEMBER.search(intent.text)
+    fact = found.group(1) if found else intent.slots.get("fact", "")
+    return fact.strip().rstrip(".!?").strip()
 
 
 OPERATOR_WORDS = {"+": "plus", "-": "minus", "*": "times", "/": "divided by",
@@ -50,8 +62,8 @@ def say_number(text: str) -> str:
 class LocalAnswer:
     """What the router does for a local intent: an optional reply and an optional action.
 
-    ``action`` is one of ``"stop"``, ``"repeat"``, ``"volume"``, ``"timer"`` or ``"calculate"``
-    (both done by the tools worker) or None (just speak ``text``).
+    ``action`` is one of ``"stop"``, ``"repeat"``, ``"volume"``, ``"timer"``, ``"calculate"`` or
+    ``"remember"`` (the last three done by the tools worker) or None (just speak ``text``).
     """
 
     intent: Intent
@@ -81,6 +93,8 @@ class LocalAnswers:
                 return LocalAnswer(intent, None, action="timer")
             case IntentName.CALCULATE:
                 return LocalAnswer(intent, None, action="calculate")
+            case IntentName.REMEMBER:
+                return LocalAnswer(intent, None, action="remember")
             case IntentName.STOP:
                 return LocalAnswer(intent, None, action="stop")
             case IntentName.REPEAT:

@@ -26,6 +26,7 @@ class IntentName(StrEnum):
     GREET = "greet"
     TIMER = "timer"
     CALCULATE = "calculate"
+    REMEMBER = "remember"
 
 
 @dataclass(frozen=True, slots=True)

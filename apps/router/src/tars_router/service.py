@@ -20,7 +20,7 @@ from tars.runtime import Inbound, Requester, Service, TarsError
 from tars.runtime.clock import SystemClock
 from tars.runtime.errors import ConfigError
 from tars_router.active import ActiveTurn, SiteState
-from tars_router.answers import LocalAnswers, arithmetic, say_number
+from tars_router.answers import LocalAnswers, arithmetic, fact_of, say_number
 from tars_router.deps import Dependencies, DependencyDown
 from tars_router.gate import Gate, Verdict
 from tars_router.intents import Intent, IntentMatcher, IntentName, normalize
@@ -262,6 +262,9 @@ class Router(Replier):
             reply = await self._timer(turn, intent)
         elif answer.action == "calculate":
             reply = await self._calculate(turn, intent)
+        elif answer.action == "remember":
+            reply = (await self._tool(turn, ToolCall(name="remember", arguments={"text": fact_of(intent)}),
+                                      "remember that"))[1]
         if reply:
             await self._say(turn, st, reply, final=True)
         turn.task = self.service.spawn(self._finish(turn, st), name=f"turn-{turn.cid[:8]}")

@@ -59,7 +59,7 @@ class SetTimerArgs(_Args):
     hours: int = Field(0, ge=0, le=168)
     minutes: int = Field(0, ge=0, le=10_080)
     seconds: int = Field(0, ge=0, le=604_800)
-    label: str = Field("", max_length=80, description="What the user said the timer is for, if anything")
+    label: str = Field("", max_length=80, description="What the timer is for")
 
 
 class SetAlarmArgs(_Args):
