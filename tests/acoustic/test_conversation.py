@@ -198,7 +198,7 @@ async def remember_and_recall(room: Room) -> Outcome:
     first, back1 = await room.ask("remember that my sister is called Ada.")
     await asyncio.sleep(1.0)
     second, back2 = await room.ask("what is my sister called?")
-    ok = (first.result is not None and first.result.path == "llm"
+    ok = (first.result is not None and (first.result.path, first.result.intent) == ("intent", "remember")
           and second.result is not None and "ada" in second.reply.lower())
     return Outcome("remember, then recall", ok,
                    f"{describe(first, back1)} | {describe(second, back2)}")

@@ -167,11 +167,18 @@ class AcousticStack:
         watch = self._watch()
         t0, end = await self.play(audio)
         heard = Heard(said, end)
+
+        def mine() -> list[Seen]:
+            """Results of turns this request opened (a late result of an earlier turn is not
+            the answer): their id is a wake's or a transcript's since ``t0``."""
+            opened = {s.cid for s in (*watch.since(watch.wakes, t0), *watch.since(watch.finals, t0))}
+            return [r for r in watch.since(watch.results, t0) if r.cid in opened]
+
         if expect_reply:
-            await watch.until(lambda: bool(watch.since(watch.results, t0)), timeout_s)
+            await watch.until(lambda: bool(mine()), timeout_s)
         else:
             await asyncio.sleep(timeout_s)
-        results = watch.since(watch.results, t0)
+        results = mine()
         if results:
             first = results[0]
             heard.result, heard.correlation_id = first.payload, first.cid
@@ -181,8 +188,8 @@ class AcousticStack:
         heard.wakes = watch.since(watch.wakes, t0)
         heard.finals = watch.since(watch.finals, t0)
         finals = [f for f in heard.finals if isinstance(f.payload, SttFinal) and f.payload.text]
-        mine = [f for f in finals if f.cid == heard.correlation_id] or finals
-        heard.transcript = mine[0].payload.text if mine else ""
+        own = [f for f in finals if f.cid == heard.correlation_id] or finals
+        heard.transcript = own[0].payload.text if own else ""
         heard.speaker = self.card.speaker(end)
         heard.reply_onset_ts = heard.speaker.first_sound_ts(threshold=LOUD)
         return heard
