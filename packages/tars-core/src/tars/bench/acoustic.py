@@ -91,7 +91,8 @@ async def _earcon(stack: Any) -> float | None:
     from tars.testing.speech import piper, with_silence
 
     _, end = await stack.play(with_silence(piper("Hey Jarvis."), before_s=0.2, after_s=0.1))
-    sound = await stack.quiet(9.0)  # the wake window runs out
+    await asyncio.sleep(9.0)  # the wake window runs out
+    sound = stack.card.speaker(end)  # from the end of speech: the earcon may come before play returns
     onset = sound.first_sound_ts(threshold=LOUD)
     return None if onset is None else round(float(onset - end) * 1000, 1)
 
@@ -113,9 +114,11 @@ async def _run(rounds: int) -> dict[str, Any]:
                         heard = await stack.ask(audio[q], q)
                         turns[path].append(_turn(heard))
                         await stack.quiet(0.5)
-            earcon_ms = await _earcon(stack)
-            stop_ms = [v for v in [await _barge_in(stack) for _ in range(max(1, rounds))] if v is not None]
+            await stack.quiet(7.0)  # a follow-up window the last reply may have opened runs out
             false = await _false_triggers(stack)
+            earcon_ms = await _earcon(stack)
+            # last: a barge-in's wake word opens a turn, and what is said next would be its question
+            stop_ms = [v for v in [await _barge_in(stack) for _ in range(max(1, rounds))] if v is not None]
             ready_s = stack.ready_s
 
     def path_summary(items: list[dict[str, Any]]) -> dict[str, Any]:
