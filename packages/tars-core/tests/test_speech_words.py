@@ -12,6 +12,8 @@ from tars.testing.speech import overlap, words
     ("It's 3:02 PM.", "It's 302pm."),
     ("It is 10:15 AM", "it is 10.15 a.m."),
     ("1,200 divided by 7", "1200 divided by 7"),
+    ("Turn the heating up by two degrees.", "turn the heating up by 2 degrees"),
+    ("a timer for twenty five minutes", "a timer for 25 minutes"),
 ])
 def test_the_same_words_however_written(said: str, heard: str) -> None:
     assert words(said) == words(heard)

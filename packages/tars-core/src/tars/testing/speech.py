@@ -65,14 +65,28 @@ def with_silence(
 __all__ = ["espeak", "espeak_available", "piper", "resample", "with_silence"]
 
 
+_SMALL = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+          "nineteen"]
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_NUMBER = {**{w: n for n, w in enumerate(_SMALL)}, **{w: 20 + 10 * n for n, w in enumerate(_TENS)}}
+
+
 def words(text: str) -> list[str]:
     """Lower-case words and numbers, the same however Whisper writes a clock time or a number:
     "It's 3:02 PM.", "It's 302pm." and "It's 3 0 2 p.m." all give ``its 302 pm``; "1,200"
-    gives ``1200``."""
+    gives ``1200``; number words below a hundred become digits ("twenty five" -> ``25``)."""
     text = text.lower().replace("'", "").replace("\u2019", "")
     text = re.sub(r"\b([ap])\.?\s?m\b\.?", r"\1m", text)
     text = re.sub(r"(?<=\d)[:.,\s](?=\d)", "", text)
-    return re.findall(r"[a-z]+|\d+", text)
+    out: list[str] = []
+    for token in re.findall(r"[a-z]+|\d+", text):
+        n = _NUMBER.get(token)
+        if n is not None and 0 < n < 10 and out and out[-1] in {str(t) for t in range(20, 100, 10)}:
+            out[-1] = str(int(out[-1]) + n)  # "twenty five"
+        else:
+            out.append(token if n is None else str(n))
+    return out
 
 
 def overlap(expected: str, heard: str) -> float:
