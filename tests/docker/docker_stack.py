@@ -119,8 +119,8 @@ def test_spoken_question_is_answered_through_the_containers(hub: Hub, tmp_path: 
 
 
 def test_the_llm_container_answers_a_spoken_question(hub: Hub, tmp_path: Path) -> None:
-    out = converse(hub, "Hey Jarvis. What is twelve times seven?", tmp_path)
-    assert "twelve" in out["transcript"].lower() or "12" in out["transcript"]
+    out = converse(hub, "Hey Jarvis. What is the capital of France?", tmp_path)
+    assert "france" in out["transcript"].lower()
     assert out["path"] == "llm" and out["reply"] and APOLOGY not in out["reply"]
     assert out["reply_audio_s"] > 0.3
 
