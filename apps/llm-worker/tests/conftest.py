@@ -81,6 +81,8 @@ class _Handler(BaseHTTPRequestHandler):
         if scenario == "slow":
             return [_chunk({"content": f"word{i} "}) for i in range(300)]
         wants_tool = scenario in ("tools", "recheck") and not results
+        if scenario == "bare-json":  # arguments without a tool name, twice
+            return [_chunk({"content": '{"expression": "0.15  80"}'}), _chunk({}, "stop")]
         if scenario == "ungrounded" and body.get("tools"):
             text = '{"name": "set_timer", "arguments": {"hours": 14, "minutes": 30}}'
             return [_chunk({"content": text}), _chunk({}, "stop")]

@@ -91,6 +91,17 @@ async def test_a_failed_extra_call_spoils_no_earlier_result(model: Any) -> None:
     assert result.reply == 'It is {"value": 84}.'
 
 
+async def test_bare_json_is_never_spoken(model: Any, sse_server: Any) -> None:
+    spoken: list[str] = []
+
+    async def on_delta(text: str) -> None:
+        spoken.append(text)
+
+    result = await ToolLoop(model("bare-json"), Recorder()).run(USER, (CALC,), on_delta=on_delta)
+    assert len(result.steps) == 2 and "tools" not in sse_server.requests[-1]["body"]
+    assert result.reply == NO_ANSWER_TEXT == "".join(spoken)
+
+
 TIMER = ToolSpec("set_timer", "Start a countdown", {"type": "object", "properties": {
     "hours": {"type": "integer"}, "minutes": {"type": "integer"}, "seconds": {"type": "integer"}}})
 

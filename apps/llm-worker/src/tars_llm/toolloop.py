@@ -75,6 +75,19 @@ NO_ANSWER_TEXT = "Sorry, I don't have a good answer to that."
 """Said when the model gave no usable reply (an echo, twice) and no tool result can stand in."""
 
 
+def is_bare_json(text: str) -> bool:
+    """True if ``text`` is only a JSON object or list (arguments without a tool name, say):
+    nothing to speak."""
+    body = text.strip()
+    if not body or body[0] not in "{[":
+        return False
+    try:
+        json.loads(body)
+    except ValueError:
+        return body[-1] in "}]"  # broken JSON is no answer either
+    return True
+
+
 def failure_text(failed: Mapping[str, str]) -> str:
     """An honest reply for tools that failed: which, and why (never a made-up result)."""
     parts = [f"the {name.replace('_', ' ')} tool failed ({reason.rstrip('.')})"
@@ -150,7 +163,8 @@ class ToolLoop:
                     retried_stray = not usable or all(t.name in unasked for t in usable)
                     gate.finish(True)
                     continue  # only calls nobody asked for: again, without those tools
-            if not calls and tools and not retried_stray and looks_like_call(result.text):
+            if not calls and tools and not retried_stray and (looks_like_call(result.text)
+                                                              or is_bare_json(result.text)):
                 retried_stray = True  # an unknown tool: answer again, without tools
                 gate.finish(True)
                 continue
@@ -187,8 +201,8 @@ class ToolLoop:
             log.warning("the model echoed the question twice: no answer")
             reply = turn.fallback()
             await turn.emit(reply)
-        elif not reply.strip():
-            reply = turn.fallback()  # nothing speakable (only a call of an unknown tool)
+        elif not reply.strip() or is_bare_json(reply):
+            reply = turn.fallback()  # nothing speakable (a call of an unknown tool, bare JSON)
             await turn.emit(reply)
         elif rest:
             await turn.emit(rest)

@@ -99,6 +99,10 @@ class _MqttSub:
         await self.bus._remove(self)
 
 
+STOP_TIMEOUT_S = 5.0
+"""How long ``MqttBus.stop`` waits for the connection to close."""
+
+
 class MqttBus:
     """A Bus over a real MQTT 5 broker (Mosquitto), with a last will and reconnection.
 
@@ -154,7 +158,11 @@ class MqttBus:
         runner, self._runner = self._runner, None
         if runner is not None:
             runner.cancel()
-            await asyncio.gather(runner, return_exceptions=True)
+            # bounded: a connection the broker already dropped may never confirm the disconnect
+            done, _ = await asyncio.wait({runner}, timeout=STOP_TIMEOUT_S)
+            if not done:
+                log.warning("the connection to %s did not close within %.0f s; left behind",
+                            self.address.url(), STOP_TIMEOUT_S)
         self._up.clear()
         self._client = None
 
