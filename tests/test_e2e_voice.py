@@ -8,8 +8,6 @@ import datetime as dt
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,45 +23,25 @@ from tars.runtime.mqtt import MqttBus
 from tars.runtime.service import Inbound, Service
 from tars.stack.converse import converse_once
 from tars.testing.speech import piper, with_silence
+from tars.testing.upstack import UpStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.models, pytest.mark.timeout(900)]
 APOLOGY = "I can't reach my language model right now."
 
 
-class Stack:
-    def __init__(self, proc: subprocess.Popen[str], url: str, log: Path) -> None:
-        self.proc, self.url, self.log = proc, url, log
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpStack]:
     """`tars up` in a fresh folder: its own broker (auth + ACL), all workers supervised."""
-    home = tmp_path_factory.mktemp("tars-up")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TARS_")}
     # generous LLM timeouts: on a loaded 2-core machine a cold tools prompt takes tens of seconds
-    env.update(TARS_DATA_DIR=str(home / "data"), TARS_HEARTBEAT_S="2", TARS_SITE_ID="hub", TARS_PORT="0",
-               TARS_FIRST_CHUNK_TIMEOUT_S="150", TARS_THINK_TIMEOUT_S="240")
-    log = home / "up.log"
-    out = log.open("w")
-    proc = subprocess.Popen([sys.executable, "-c", "from tars.cli.app import main; main()", "up"],
-                            cwd=home, env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    up = UpStack(tmp_path_factory.mktemp("tars-up"),
+                 {"TARS_SITE_ID": "hub", "TARS_FIRST_CHUNK_TIMEOUT_S": "150",
+                  "TARS_THINK_TIMEOUT_S": "240"}, ready_timeout_s=400)
+    up.start()
+    assert "@" in up.url  # password auth, nothing anonymous
     try:
-        deadline = time.monotonic() + 400
-        while "tars is ready" not in log.read_text():
-            assert proc.poll() is None, f"tars up exited:\n{log.read_text()[-3000:]}"
-            assert time.monotonic() < deadline, f"stack not ready:\n{log.read_text()[-3000:]}"
-            time.sleep(1)
-        url = (home / ".tars" / "run" / "cli.url").read_text().strip()
-        assert "@" in url  # password auth, nothing anonymous
-        yield Stack(proc, url, log)
+        yield up
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        out.close()
+        up.stop()
 
 
 def spoken(text: str) -> Any:
@@ -71,7 +49,7 @@ def spoken(text: str) -> Any:
     return with_silence(piper(f"Hey Jarvis, {text}"), before_s=0.3, after_s=0.2)
 
 
-async def ask_spoken(stack: Stack, text: str, **kw: Any) -> dict[str, Any]:
+async def ask_spoken(stack: UpStack, text: str, **kw: Any) -> dict[str, Any]:
     return await converse_once(stack.url, spoken(text), timeout_s=180, **kw)
 
 
@@ -84,7 +62,7 @@ def whisper() -> Any:
     return model
 
 
-def test_anonymous_clients_are_refused(stack: Stack) -> None:
+def test_anonymous_clients_are_refused(stack: UpStack) -> None:
     anon = re.sub(r"//[^@]+@", "//", stack.url)
 
     async def connect() -> None:
@@ -95,7 +73,7 @@ def test_anonymous_clients_are_refused(stack: Stack) -> None:
         asyncio.run(connect())
 
 
-async def test_what_time_is_it_answers_the_real_time(stack: Stack) -> None:
+async def test_what_time_is_it_answers_the_real_time(stack: UpStack) -> None:
     result = await ask_spoken(stack, "What time is it?")
     assert result["path"] == "intent", result
     now = dt.datetime.now()
@@ -104,13 +82,13 @@ async def test_what_time_is_it_answers_the_real_time(stack: Stack) -> None:
     assert result["voice_to_voice_ms"] is not None and result["reply_audio_s"] > 0.5
 
 
-async def test_spoken_arithmetic_is_a_local_intent(stack: Stack) -> None:
+async def test_spoken_arithmetic_is_a_local_intent(stack: UpStack) -> None:
     result = await ask_spoken(stack, "What is twelve times seven?")
     assert (result["path"], result["reply"]) == ("intent", "12 times 7 is 84."), result
     assert result["reply_audio_s"] > 0.5
 
 
-async def test_calculator_through_llm_and_tool(stack: Stack) -> None:
+async def test_calculator_through_llm_and_tool(stack: UpStack) -> None:
     # the 0.5B model sometimes writes no call or a broken one: asked twice, as a user would ask
     # again, one answer must come from the calculator; the exact number is checked by the
     # acoustic suite (19 of 20 interactions must be right). Nothing of a broken call is spoken.
@@ -126,7 +104,7 @@ async def test_calculator_through_llm_and_tool(stack: Stack) -> None:
     assert result["reply_audio_s"] > 0.5
 
 
-async def test_reply_audio_matches_reply_text(stack: Stack, whisper: Any, tmp_path: Path) -> None:
+async def test_reply_audio_matches_reply_text(stack: UpStack, whisper: Any, tmp_path: Path) -> None:
     from tars.audio.pcm import read_wav
     from tars_stt.metrics import word_error_rate
 
@@ -137,7 +115,7 @@ async def test_reply_audio_matches_reply_text(stack: Stack, whisper: Any, tmp_pa
     assert word_error_rate([(result["reply"], heard)]) <= 0.25, (result["reply"], heard)
 
 
-async def test_remember_then_recall(stack: Stack) -> None:
+async def test_remember_then_recall(stack: UpStack) -> None:
     first = await ask_spoken(stack, "Remember that my sister is called Ada.", site="e2e-home")
     assert (first["path"], first["reply"]) == ("intent", "I'll remember that."), first
     await asyncio.sleep(1.0)  # the memory worker ingests the finished turn
@@ -185,14 +163,14 @@ class Watch:
 
 
 @pytest.fixture
-async def watch(stack: Stack) -> AsyncIterator[Watch]:
+async def watch(stack: UpStack) -> AsyncIterator[Watch]:
     w = Watch(stack.url)
     await w.service.start()
     yield w
     await w.service.stop()
 
 
-async def test_hey_jarvis_during_a_long_reply_stops_it(stack: Stack, watch: Watch) -> None:
+async def test_hey_jarvis_during_a_long_reply_stops_it(stack: UpStack, watch: Watch) -> None:
     site, cid = "bargein", "bargein-turn-1"
     long_text = " ".join(f"This is sentence number {i} of a very long answer about robots." for i in range(12))
     await watch.service.publish(T.TTS_SAY, TtsSay(text=long_text), correlation_id=cid, site_id=site)
@@ -209,7 +187,7 @@ async def test_hey_jarvis_during_a_long_reply_stops_it(stack: Stack, watch: Watc
     assert time.monotonic() - t0 < 20
 
 
-async def test_killed_llm_mid_turn_apologises_and_is_restarted(stack: Stack, watch: Watch) -> None:
+async def test_killed_llm_mid_turn_apologises_and_is_restarted(stack: UpStack, watch: Watch) -> None:
     await watch.until(lambda: watch.llm_pid > 0 and watch.llm_state == "online", 30)
     victim = watch.llm_pid
     env = await watch.service.publish(T.ROUTER_TEXT, TextTurn(text="Tell me something about the moon.",
