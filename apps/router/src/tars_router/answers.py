@@ -89,15 +89,6 @@ class LocalAnswers:
                 return LocalAnswer(intent, f"I'm {self._name}, your offline assistant.")
             case IntentName.GREET:
                 return LocalAnswer(intent, "Hello! What can I do for you?")
-            case IntentName.TIMER:
-                return LocalAnswer(intent, None, action="timer")
-            case IntentName.CALCULATE:
-                return LocalAnswer(intent, None, action="calculate")
-            case IntentName.REMEMBER:
-                return LocalAnswer(intent, None, action="remember")
-            case IntentName.STOP:
-                return LocalAnswer(intent, None, action="stop")
-            case IntentName.REPEAT:
-                return LocalAnswer(intent, None, action="repeat")
-            case IntentName.VOLUME:
-                return LocalAnswer(intent, None, action="volume")
+            case (IntentName.TIMER | IntentName.CALCULATE | IntentName.REMEMBER | IntentName.STOP
+                  | IntentName.REPEAT | IntentName.VOLUME):
+                return LocalAnswer(intent, None, action=intent.name.value)  # the action is its name
