@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tars.contracts import topics as T
-from tars.contracts.envelope import new_id
+from tars.clients.router import RouterClient
 from tars.contracts.turn import TextTurn, TurnResult
 from tars.runtime.mqtt import MqttBus
 from tars.runtime.service import Service
-from tars.stack.routerwatch import TurnWaiter
 from tars.testing.workers import worker_process
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
@@ -32,18 +30,16 @@ def question(n: int) -> tuple[str, str]:
 async def _ask_all(url: str, namespace: str) -> dict[int, TurnResult | None]:
     service = Service("many-sites", MqttBus(url, f"many-sites-{os.getpid()}", namespace=namespace),
                       announce=False)
-    waiter = TurnWaiter(service)
+    router = RouterClient(service)
     await service.start()
     try:
         async def one(n: int) -> TurnResult | None:
-            cid = new_id()
-            fut = waiter.expect(cid)
-            await service.publish(T.ROUTER_TEXT, TextTurn(text=question(n)[0], speak=False),
-                                  correlation_id=cid, site_id=f"room-{n}")
             try:
-                return await waiter.wait(cid, fut, 60)
+                reply = await router.ask(TextTurn(text=question(n)[0], speak=False),
+                                         site_id=f"room-{n}", timeout_s=60)
             except TimeoutError:
                 return None
+            return reply.result
 
         results = await asyncio.gather(*(one(n) for n in range(SITES)))
         return dict(enumerate(results))

@@ -109,18 +109,17 @@ def test_compressed_stereo_uploads_are_decoded_and_resampled(gateway: Any, say: 
 
 def test_a_listener_that_goes_away_stops_the_speech(gateway: Any) -> None:
     import asyncio
-    import uuid
 
     from tars.contracts import topics as T
     from tars.contracts.tts import TtsControl, TtsSay
     from tars.runtime import Inbound, Service
-    from tars.runtime.mqtt import MqttBus
+    from tars.runtime.connect import client_bus
 
     says: list[str] = []
     stops: list[str | None] = []
 
     async def run() -> None:
-        spy = Service("spy", MqttBus(gateway.mqtt_url, f"spy-{uuid.uuid4().hex[:6]}", namespace=gateway.namespace),
+        spy = Service("spy", client_bus(gateway.mqtt_url, "spy", namespace=gateway.namespace),
                       announce=False)
 
         async def on_say(msg: Inbound[TtsSay]) -> None:

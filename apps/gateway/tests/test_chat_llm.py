@@ -4,7 +4,6 @@ LLM's history, and the reply streams as server-sent events."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 from tars.contracts import topics as T
 from tars.contracts.llm import LlmRequest
 from tars.runtime import Inbound, Service
-from tars.runtime.mqtt import MqttBus
+from tars.runtime.connect import client_bus
 from tars.testing.workers import worker_process
 
 pytestmark = [pytest.mark.models, pytest.mark.e2e, pytest.mark.broker, pytest.mark.timeout(600)]
@@ -35,7 +34,7 @@ def test_streamed_chat_carries_the_callers_history_to_the_llm(gateway: Any, llm:
     seen: list[LlmRequest] = []
 
     async def run() -> list[dict[str, Any]]:
-        spy = Service("spy", MqttBus(gateway.mqtt_url, f"spy-{uuid.uuid4().hex[:6]}", namespace=gateway.namespace),
+        spy = Service("spy", client_bus(gateway.mqtt_url, "spy", namespace=gateway.namespace),
                       announce=False)
 
         async def on_request(msg: Inbound[LlmRequest]) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from tars_gateway.errors import BadRequest, TooLarge, Unavailable, UnsupportedMedia
+from tars_gateway.health import HealthTable
 from tars_gateway.live import LiveBus, TurnTracker
 from tars_gateway.routes import Routes
 from tars_gateway.transcribe import SttClient
@@ -19,6 +20,7 @@ from tars_gateway.upload import receive_upload
 from tars.audio import SAMPLE_RATE
 from tars.contracts import topics as T
 from tars.contracts.audio import AudioFrame
+from tars.contracts.health import Heartbeat
 from tars.contracts.stt import SttFinal, SttPartial
 from tars.contracts.turn import TurnEvent, TurnResult
 from tars.runtime import Inbound, InMemoryBroker, InMemoryBus, Service
@@ -141,6 +143,32 @@ async def test_turn_tracker_merges_router_stages_over_derived_ones(pair: Any) ->
     assert kinds == {"msg", "turn"}
     await live.leave(queue)
     assert live.subs == []
+
+
+async def test_health_table_shows_each_worker_as_its_status_info_and_heartbeat_say(pair: Any) -> None:
+    gw, stt, routes = pair
+    health = HealthTable(gw, routes)
+    stt.models = {"stt": "whisper-tiny"}
+    await start(gw, stt, routes)
+    await stt.publish(T.SYSTEM_HEARTBEAT, Heartbeat(uptime_s=3.0, lag_p50_ms=0.1, lag_p99_ms=0.5, lag_max_ms=1.0,
+                                                    handled=7, errors=0, in_flight=0),
+                      params={"service": "satellite-hall"})  # a heartbeat before any status
+    for _ in range(100):
+        if health.online("stt") and "satellite-hall" in health.snapshot():
+            break
+        await asyncio.sleep(0.01)
+    seen = health.snapshot()
+    assert seen["stt"]["state"] == "online" and seen["stt"]["instance"] == stt.instance
+    assert seen["stt"]["models"] == {"stt": "whisper-tiny"} and "reason" not in seen["stt"]
+    assert seen["satellite-hall"]["state"] == "unknown" and seen["satellite-hall"]["heartbeat"]["handled"] == 7
+    assert not health.online("satellite-hall") and not health.online("llm")
+    await stt.stop()
+    for _ in range(100):
+        if not health.online("stt"):
+            break
+        await asyncio.sleep(0.01)
+    gone = health.snapshot()["stt"]
+    assert (gone["state"], gone["reason"]) == ("offline", "shutdown") and gone["since"] >= seen["stt"]["since"]
 
 
 async def chunks(data: bytes, size: int = 7) -> AsyncIterator[bytes]:

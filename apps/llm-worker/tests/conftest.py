@@ -208,9 +208,9 @@ def compute(expression: str) -> float:
 
 
 def bus_service(url: str, namespace: str, name: str) -> Service:
-    from tars.runtime.mqtt import MqttBus
+    from tars.runtime.connect import client_bus
 
-    return Service(name, MqttBus(url, f"{name}-{uuid.uuid4().hex[:6]}", namespace=namespace))
+    return Service(name, client_bus(url, name, namespace=namespace))
 
 
 class ToolProvider:

@@ -7,13 +7,13 @@ import tars_llm
 
 def test_exported_names() -> None:
     assert set(tars_llm.__all__) == {
-        "DEFAULT_ASSET", "CallTool", "CancelToken", "CharacterProfile", "ChatEvent", "ChatMessage",
+        "DEFAULT_ASSET", "CallTool", "CancelToken", "ChatEvent", "ModelMessage",
         "ChatModel", "ChatRequest", "ChatResult", "DeltaCallback", "LLMConfig", "LLMError",
         "LlamaCppConfig", "LoopResult", "ModelAsset", "ModelAssetError", "ModelLoadError",
         "OpenAICompatConfig", "PromptBuilder", "PromptTooLongError", "ProviderConnectionError",
         "ProviderError", "ProviderHTTPError", "ProviderProtocolError", "ProviderTimeoutError",
-        "SamplingConfig", "SamplingParams", "SyncChatModel", "TextDelta", "ToolCall",
-        "ToolCallGate", "ToolInvocation", "ToolLoop", "ToolSpec", "collect", "create_chat_model",
+        "SamplingConfig", "SamplingParams", "SyncChatModel", "TextDelta", "ModelToolCall",
+        "ToolCallGate", "ToolInvocation", "ToolLoop", "collect", "create_chat_model",
         "default_cache_dir", "ensure_model", "parse_tool_calls", "stream_from_thread",
     }
     assert all(hasattr(tars_llm, name) for name in tars_llm.__all__)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +18,7 @@ from tars.contracts.tools import ToolCall, ToolRegistry, ToolResult
 from tars.contracts.tools import ToolSpec as BusToolSpec
 from tars.runtime import Inbound, Service
 from tars.runtime.clock import ManualClock
-from tars.runtime.mqtt import MqttBus
+from tars.runtime.connect import client_bus
 from tars_llm.context import now_text
 from tars_llm.service import LlmWorker, build_worker
 from tars_llm.settings import Settings
@@ -70,7 +69,7 @@ class ClockTools:
 
     def __init__(self, url: str, namespace: str, clock: ManualClock) -> None:
         self.clock = clock
-        self.service = Service("clocktools", MqttBus(url, f"ct-{uuid.uuid4().hex[:6]}", namespace=namespace))
+        self.service = Service("clocktools", client_bus(url, "clocktools", namespace=namespace))
         self.calls: list[ToolCall] = []
         self.outputs: list[str] = []
         self.service.handle(T.TOOLS_CALL, self.on_call)
@@ -109,7 +108,7 @@ async def rig(mqtt_url: str, namespace: str, qwen: Any, kit: Any) -> AsyncIterat
     await tools.service.start()
     settings = Settings(mqtt_url=mqtt_url, namespace=namespace, tool_timeout_s=10.0, max_tokens=48,
                         warm_up=False)
-    service = Service("llm", MqttBus(mqtt_url, f"llm-{uuid.uuid4().hex[:6]}", namespace=namespace))
+    service = Service("llm", client_bus(mqtt_url, "llm", namespace=namespace))
     worker = await build_worker(settings, service, model=qwen, clock=clock)
     await service.start()
     client = await kit.client(namespace)

@@ -12,28 +12,23 @@ from typing import Any
 
 import pytest
 
+from tars.contracts.character import Character
+from tars.contracts.tools import ToolSpec
 from tars_llm.llamacpp import LlamaCppChatModel
-from tars_llm.prompt import CharacterProfile, PromptBuilder
+from tars_llm.prompt import PromptBuilder
 from tars_llm.toolloop import ToolLoop
-from tars_llm.types import (
-    ChatMessage,
-    ChatRequest,
-    ChatResult,
-    SamplingParams,
-    TextDelta,
-    ToolSpec,
-)
+from tars_llm.types import ChatRequest, ChatResult, ModelMessage, SamplingParams, TextDelta
 
 pytestmark = pytest.mark.models
 
 CALC = ToolSpec(
-    "calculator",
-    "Evaluate an arithmetic expression such as 3*(4+5) and return the number.",
-    {"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]},
+    name="calculator",
+    description="Evaluate an arithmetic expression such as 3*(4+5) and return the number.",
+    parameters={"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]},
 )
-TIME = ToolSpec("get_time", "Return the current local time.", {"type": "object", "properties": {}})
+TIME = ToolSpec(name="get_time", description="Return the current local time.")
 TOOLS = (CALC, TIME)
-BUILDER = PromptBuilder(CharacterProfile(name="TARS", style="dry and brief", facts=("you run offline",)))
+BUILDER = PromptBuilder(Character(name="TARS", style="dry and brief", facts=["you run offline"]))
 GREEDY = SamplingParams(max_tokens=48, temperature=0.0, seed=0)
 _OPS: dict[type, Any] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -144,7 +139,7 @@ def test_stable_prefix_is_reused_on_the_next_turn(qwen: LlamaCppChatModel) -> No
     first = BUILDER.build("Hi, I am Ada. Say hello back.", memories=["Ada likes tea"])
     *_, cold = qwen.generate(ChatRequest(tuple(first), TOOLS, GREEDY), cancel)
     assert isinstance(cold, ChatResult)
-    history = [BUILDER.user_message("Hi, I am Ada. Say hello back."), ChatMessage(role="assistant", content=cold.text)]
+    history = [BUILDER.user_message("Hi, I am Ada. Say hello back."), ModelMessage(role="assistant", content=cold.text)]
     second = BUILDER.build("What is my name?", history, memories=["Ada lives in Oslo"])
     *_, warm = qwen.generate(ChatRequest(tuple(second), TOOLS, GREEDY), cancel)
     assert isinstance(warm, ChatResult)
@@ -162,3 +157,37 @@ def test_stable_prefix_is_reused_on_the_next_turn(qwen: LlamaCppChatModel) -> No
     assert warm.prompt_eval_s is not None and cold.prompt_eval_s is not None
     assert warm.prompt_eval_s < cold.prompt_eval_s
 
+
+
+def test_a_prefilled_conversation_leaves_only_the_question_to_evaluate(qwen: LlamaCppChatModel) -> None:
+    """The router asks after each turn: the system, tools and history are evaluated while the
+    user is quiet, and the next turn finds all of them in the KV cache."""
+    cancel = threading.Event()
+    history = [ModelMessage(role="user", content="What is the capital of France?"),
+               ModelMessage(role="assistant", content="The capital of France is Paris."),
+               ModelMessage(role="user", content="And of Spain?"),
+               ModelMessage(role="assistant", content="Madrid.")]
+    qwen._llama.reset()  # nothing in the KV cache
+    system = BUILDER.build("")[:1]
+    stats = qwen.prefill(ChatRequest((*system, *history), TOOLS, GREEDY))
+    assert stats["evaluated"] == stats["prompt_tokens"] > 0
+    assert qwen.prefill(ChatRequest((*system, *history), TOOLS, GREEDY))["evaluated"] == 0  # done
+    turn = BUILDER.build("And of Italy?", history, memories=["The user lives in Rome"])
+    *_, result = qwen.generate(ChatRequest(tuple(turn), TOOLS, GREEDY), cancel)
+    assert isinstance(result, ChatResult)
+    print(f"\nprefill {stats}; the turn: {result.prompt_tokens} prompt tokens, "
+          f"{result.cached_prompt_tokens} cached, prompt eval {result.prompt_eval_s}")
+    # everything but the chat template's assistant header the prefill ended with was cached
+    assert result.cached_prompt_tokens >= stats["prompt_tokens"] - 3
+    threads = qwen._llama.context_params.n_threads
+    assert threads >= 1  # the prefill's one thread was given back
+
+
+def test_a_prefill_yields_at_once_to_a_waiting_turn(qwen: LlamaCppChatModel) -> None:
+    qwen._llama.reset()
+    stop = threading.Event()
+    stop.set()  # a turn is already waiting
+    request = ChatRequest(tuple(BUILDER.build("")[:1]), TOOLS, GREEDY)
+    assert qwen.prefill(request, stop)["evaluated"] == 0
+    stop.clear()
+    assert qwen.prefill(request, stop)["evaluated"] > 0

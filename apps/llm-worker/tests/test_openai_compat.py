@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from tars.contracts.tools import ToolSpec
 from tars_llm.config import OpenAICompatConfig
 from tars_llm.errors import (
     ProviderConnectionError,
@@ -18,14 +19,14 @@ from tars_llm.errors import (
 )
 from tars_llm.model import collect
 from tars_llm.openai_compat import OpenAICompatChatModel
-from tars_llm.types import ChatMessage, ChatRequest, ChatResult, TextDelta, ToolSpec
+from tars_llm.types import ChatRequest, ChatResult, ModelMessage, TextDelta
 
-CALC = ToolSpec("calculator", "Evaluate arithmetic",
-                {"type": "object", "properties": {"expression": {"type": "string"}}})
+CALC = ToolSpec(name="calculator", description="Evaluate arithmetic",
+                parameters={"type": "object", "properties": {"expression": {"type": "string"}}})
 
 
 def _request(text: str, tools: tuple[ToolSpec, ...] = ()) -> ChatRequest:
-    return ChatRequest(messages=(ChatMessage(role="user", content=text),), tools=tools)
+    return ChatRequest(messages=(ModelMessage(role="user", content=text),), tools=tools)
 
 
 def _model(url: str, scenario: str, **kw: Any) -> OpenAICompatChatModel:
@@ -74,7 +75,7 @@ async def test_tool_calls_from_json_text_and_unknown_tools(sse_server: Any) -> N
     model = _model(sse_server.url, "json-tool")
     _, result = await collect(model.stream(_request("6 times 7?", (CALC,)), threading.Event()))
     assert [(c.name, c.arguments) for c in result.tool_calls] == [("calculator", {"expression": "6*7"})]
-    other = ToolSpec("weather", "Weather")
+    other = ToolSpec(name="weather", description="Weather")
     _, plain = await collect(model.stream(_request("6 times 7?", (other,)), threading.Event()))
     await model.aclose()
     assert plain.tool_calls == () and plain.finish_reason == "stop" and '"calculator"' in plain.text

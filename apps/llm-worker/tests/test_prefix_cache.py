@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 
+from tars.contracts.character import Character
 from tars_llm.model import collect
 from tars_llm.prefixcache import PrefixCache
-from tars_llm.prompt import CharacterProfile, PromptBuilder
+from tars_llm.prompt import PromptBuilder
 from tars_llm.types import ChatRequest, SamplingParams
 
 pytestmark = pytest.mark.models
-BUILDER = PromptBuilder(CharacterProfile(name="TARS", style="dry and brief"))
+BUILDER = PromptBuilder(Character(name="TARS", style="dry and brief"))
 GREEDY = SamplingParams(max_tokens=12, temperature=0.0, seed=0)
 
 
@@ -49,7 +50,7 @@ def test_prefix_state_is_saved_restored_and_invalidated(qwen: Any, tmp_path: Pat
         restored = asyncio.run(answer(qwen, "Name a primary colour."))
         assert restored == fresh  # same text, same cached prefix length
 
-        other = ChatRequest(tuple(PromptBuilder(CharacterProfile(name="Other")).build("Hello.")))
+        other = ChatRequest(tuple(PromptBuilder(Character(name="Other")).build("Hello.")))
         assert (qwen.warm(other))["restored"] == 0  # another prompt, another key
         assert len(list(tmp_path.iterdir())) == 2  # the stale state was replaced
         qwen.prefix_cache = PrefixCache(tmp_path, "sha256:another-model")

@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
-from tars_llm.prompt import CharacterProfile, PromptBuilder
-from tars_llm.types import ChatMessage, ToolCall
+from tars.contracts.character import Character
+from tars.contracts.character_file import character_from_table
+from tars_llm.prompt import PromptBuilder, persona_prompt
+from tars_llm.types import ModelMessage, ModelToolCall
 
 
-def _history(turns: int) -> list[ChatMessage]:
-    out: list[ChatMessage] = []
+def _history(turns: int) -> list[ModelMessage]:
+    out: list[ModelMessage] = []
     for i in range(turns):
-        out.append(ChatMessage(role="user", content=f"question {i}"))
-        out.append(ChatMessage(role="assistant", content=f"answer {i}"))
+        out.append(ModelMessage(role="user", content=f"question {i}"))
+        out.append(ModelMessage(role="assistant", content=f"answer {i}"))
     return out
 
 
-def test_profile_from_dict_renders_persona() -> None:
-    profile = CharacterProfile.from_dict(
-        {"name": "Marvin", "style": "gloomy", "facts": ["built by Sirius", "has a brain the size of a planet"], "x": 1}
-    )
-    prompt = profile.system_prompt()
+def test_persona_prompt_renders_the_character_file() -> None:
+    marvin = character_from_table({"name": "Marvin", "style": "gloomy",
+                                   "facts": ["built by Sirius", "has a brain the size of a planet"],
+                                   "settings": {"pessimism": 100, "cheer": 0}})
+    prompt = persona_prompt(marvin)
     assert prompt.startswith("You are Marvin. Your style is gloomy.")
     assert "- has a brain the size of a planet" in prompt
-    assert CharacterProfile.from_dict({"facts": "one fact"}).facts == ("one fact",)
+    assert "Your settings: cheer 0%, pessimism 100%." in prompt
 
 
 def test_system_prefix_is_identical_across_turns() -> None:
-    builder = PromptBuilder(CharacterProfile(name="TARS"))
+    builder = PromptBuilder(Character(name="TARS"))
     first = builder.build("hello", [], memories=["the user likes rooibos"])
     second = builder.build("and now?", _history(3), memories=["the user lives in Oslo"])
     assert first[0] == second[0]
@@ -45,8 +47,8 @@ def test_memories_go_into_the_user_turn_only() -> None:
 def test_history_is_bounded_and_starts_with_a_user_message() -> None:
     builder = PromptBuilder(max_history_messages=4)
     history = _history(5)
-    history.insert(8, ChatMessage(role="assistant", content="", tool_calls=(ToolCall("c", "calculator", {}),)))
-    history.insert(9, ChatMessage(role="tool", content="84", tool_call_id="c"))
+    history.insert(8, ModelMessage(role="assistant", content="", tool_calls=(ModelToolCall("c", "calculator", {}),)))
+    history.insert(9, ModelMessage(role="tool", content="84", tool_call_id="c"))
     kept = builder.trim_history(history)
     assert len(kept) <= 4 and kept[0].role == "user"
     assert kept[-1] == history[-1]
@@ -56,7 +58,7 @@ def test_history_is_bounded_and_starts_with_a_user_message() -> None:
 def test_builder_from_config() -> None:
     from tars_llm.config import LLMConfig
 
-    builder = PromptBuilder.from_config(LLMConfig(max_history_messages=2), CharacterProfile(name="Ada"))
+    builder = PromptBuilder.from_config(LLMConfig(max_history_messages=2), Character(name="Ada"))
     messages = builder.build("q", _history(3))
     assert [m.content for m in messages[1:]] == ["question 2", "answer 2", "q"]
     assert messages[0].content.startswith("You are Ada.")

@@ -18,7 +18,7 @@ from tars.contracts.memory import MemoryQuery, MemoryResults
 from tars.contracts.turn import TurnResult
 from tars.runtime import Inbound, Service
 from tars.runtime.clock import ManualClock
-from tars.runtime.mqtt import MqttBus
+from tars.runtime.connect import client_bus
 from tars.runtime.settings import load_settings
 from tars_llm.service import LlmWorker, build_worker
 from tars_llm.settings import Settings
@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.models, pytest.mark.broker, pytest.mark.timeout(600)]
 
 
 def service(url: str, namespace: str, name: str) -> Service:
-    return Service(name, MqttBus(url, f"{name}-{uuid.uuid4().hex[:6]}", namespace=namespace))
+    return Service(name, client_bus(url, name, namespace=namespace))
 
 
 class Rig:

@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tars.contracts.tools import ToolSpec
 from tars.runtime.clock import ManualClock
 from tars_llm.context import now_text
 from tars_llm.prompt import PromptBuilder
 from tars_llm.repair import is_echo, may_become_echo, repair_arguments, said_numbers, ungrounded
 from tars_llm.replygate import ReplyGate
 from tars_llm.rules import CLOSING_RULE, signature, tool_rules
-from tars_llm.types import ToolSpec
 
 NO_ARGS = {"additionalProperties": False, "description": "No arguments.", "properties": {},
            "type": "object"}
@@ -87,8 +87,9 @@ def test_gate_holds_text_only_while_it_repeats_the_question() -> None:
 
 
 def test_rules_name_every_tool_and_close_with_the_no_tool_rule() -> None:
-    tools = [ToolSpec("get_time", "Current time.", NO_ARGS), ToolSpec("calculate", "Math.", CALC),
-             ToolSpec("weather", "Weather  forecast\nfor a city.", {"type": "object"})]
+    tools = [ToolSpec(name="get_time", description="Current time.", parameters=NO_ARGS),
+             ToolSpec(name="calculate", description="Math.", parameters=CALC),
+             ToolSpec(name="weather", description="Weather  forecast\nfor a city.", parameters={"type": "object"})]
     text = tool_rules(tools)
     lines = text.splitlines()
     assert [line.split()[1] for line in lines[1:-1]] == ["get_time", "calculate", "weather"]
@@ -105,8 +106,9 @@ def test_now_line_comes_from_the_clock_in_its_zone() -> None:
     message = PromptBuilder().user_message("What time is it?", ["I like tea."], now_text(clock))
     assert message.content.startswith("What the user told you before")
     assert message.content.endswith("What time is it?\n\n(Now: Monday, November 25, 2030, 3:07 PM CST.)")
-    system = PromptBuilder().build("hi", tools=[ToolSpec("calculate", "Math.", CALC)])[0].content
-    assert "- calculate" in system and system == PromptBuilder().system_text([ToolSpec("calculate", "Math.", CALC)])
+    calculate = ToolSpec(name="calculate", description="Math.", parameters=CALC)
+    system = PromptBuilder().build("hi", tools=[calculate])[0].content
+    assert "- calculate" in system and system == PromptBuilder().system_text([calculate])
 
 
 def test_calls_wrapped_in_double_braces_or_with_flat_arguments_parse() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from tars.contracts.character import Character
 from tars_llm.config import (
     LlamaCppConfig,
     LlamaCppOptions,
@@ -21,8 +22,8 @@ from tars_llm.config import (
     SamplingConfig,
     SamplingOptions,
 )
-from tars_llm.persona import load_character_file
-from tars_llm.prompt import CharacterProfile
+from tars_llm.persona import load_character_file, with_defaults
+from tars_llm.prompt import BUILTIN_STYLE, builtin_character, persona_prompt
 from tars_llm.settings import Settings
 
 REPO = Path(__file__).resolve().parents[3]
@@ -82,15 +83,26 @@ def test_bad_value_is_one_line_naming_the_setting() -> None:
 
 
 def test_shipped_character_file_gives_the_persona() -> None:
-    profile = load_character_file(REPO / "config" / "character.toml")
-    prompt = profile.system_prompt()
-    assert profile.name == "TARS" and prompt.startswith("You are TARS. Dry, deadpan humour.")
-    assert dict(profile.traits) == {"honesty": 90, "humour": 75, "discretion": 90}
+    character = load_character_file(REPO / "config" / "character.toml")
+    prompt = persona_prompt(character)
+    assert character.name == "TARS" and prompt.startswith("You are TARS. Dry, deadpan humour.")
+    assert character.traits == {"honesty": 90, "humour": 75, "discretion": 90}
     assert "honesty 90%" in prompt and "no markdown" in prompt
 
 
 def test_missing_character_file_falls_back(tmp_path: Path) -> None:
-    assert load_character_file(tmp_path / "none.toml") == CharacterProfile()
+    assert load_character_file(tmp_path / "none.toml") == builtin_character()
     bad = tmp_path / "bad.toml"
     bad.write_text("name = [")
-    assert load_character_file(bad) == CharacterProfile()
+    assert load_character_file(bad) == builtin_character()
+    bad.write_text('name = "CASE"\nstyel = "typo"\n')  # what the memory worker refuses too
+    assert load_character_file(bad) == builtin_character()
+
+
+def test_a_character_without_name_or_style_keeps_the_current_ones(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.toml"
+    plain.write_text('facts = ["I run offline."]\n')
+    assert load_character_file(plain) == Character(name="TARS", style=BUILTIN_STYLE, facts=["I run offline."])
+    current = Character(name="CASE", style="Terse.")
+    assert with_defaults(Character(name="", facts=["new"]), current) == Character(
+        name="CASE", style="Terse.", facts=["new"])

@@ -8,14 +8,15 @@ from typing import Any
 
 import pytest
 
+from tars.contracts.tools import ToolSpec
 from tars_llm.config import OpenAICompatConfig
 from tars_llm.openai_compat import OpenAICompatChatModel
 from tars_llm.toolloop import DEFAULT_ANSWER_PROMPT, NO_ANSWER_TEXT, ToolLoop
-from tars_llm.types import ChatMessage, ToolSpec
+from tars_llm.types import ModelMessage
 
-CALC = ToolSpec("calculator", "Evaluate arithmetic",
-                {"type": "object", "properties": {"expression": {"type": "string"}}})
-USER = (ChatMessage(role="system", content="You are TARS."), ChatMessage(role="user", content="12 times 7?"))
+CALC = ToolSpec(name="calculator", description="Evaluate arithmetic",
+                parameters={"type": "object", "properties": {"expression": {"type": "string"}}})
+USER = (ModelMessage(role="system", content="You are TARS."), ModelMessage(role="user", content="12 times 7?"))
 
 
 class Recorder:
@@ -102,7 +103,7 @@ async def test_bare_json_is_never_spoken(model: Any, sse_server: Any) -> None:
     assert result.reply == NO_ANSWER_TEXT == "".join(spoken)
 
 
-TIMER = ToolSpec("set_timer", "Start a countdown", {"type": "object", "properties": {
+TIMER = ToolSpec(name="set_timer", description="Start a countdown", parameters={"type": "object", "properties": {
     "hours": {"type": "integer"}, "minutes": {"type": "integer"}, "seconds": {"type": "integer"}}})
 
 
@@ -144,7 +145,7 @@ async def test_unknown_tool_is_asked_again_without_tools(model: Any, sse_server:
     async def on_delta(text: str) -> None:
         spoken.append(text)
 
-    result = await ToolLoop(model("json-tool"), tool).run(USER, (ToolSpec("weather", "Weather"),),
+    result = await ToolLoop(model("json-tool"), tool).run(USER, (ToolSpec(name="weather", description="Weather"),),
                                                           on_delta=on_delta)
     assert tool.calls == [] and len(result.steps) == 2
     assert "tools" not in sse_server.requests[-1]["body"]  # the second run offers none

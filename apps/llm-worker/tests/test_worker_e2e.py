@@ -27,7 +27,8 @@ async def test_calculator_question_calls_the_bus_tool(llm_worker: Any, kit: Any,
     turn = await client.ask("Use the calculator: what is 1234 * 5678?", use_rag=False)
 
     assert turn.response is not None and turn.response.error is None, turn.response
-    assert [c.name for c in client.tool_calls_seen] == ["calculator"]
+    # the 0.5B may call the calculator again with the same sum written another way
+    assert {c.name for c in client.tool_calls_seen} == {"calculator"}
     assert "1234" in str(tools.calls[0].arguments) and "5678" in str(tools.calls[0].arguments)
     assert "7006652" in re.sub(r"[,\s]", "", turn.response.text), turn.response.text
     assert turn.response.tools == ["calculator"]

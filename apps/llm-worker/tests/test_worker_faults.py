@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from tars.runtime import Service
-from tars.runtime.mqtt import MqttBus
+from tars.runtime.connect import client_bus
 from tars_llm.service import LlmWorker, build_worker
 from tars_llm.settings import Settings
 
@@ -24,7 +23,7 @@ QUESTION = "Use the calculator: what is 1234 * 5678?"
 async def worker(mqtt_url: str, namespace: str, qwen: Any) -> AsyncIterator[LlmWorker]:
     settings = Settings(mqtt_url=mqtt_url, namespace=namespace, rag_timeout_s=1.0, tool_timeout_s=2.0,
                         max_tokens=48, warm_up=False)
-    service = Service("llm", MqttBus(mqtt_url, f"llm-{uuid.uuid4().hex[:6]}", namespace=namespace))
+    service = Service("llm", client_bus(mqtt_url, "llm", namespace=namespace))
     made = await build_worker(settings, service, model=qwen)
     await service.start()
     yield made
@@ -32,7 +31,7 @@ async def worker(mqtt_url: str, namespace: str, qwen: Any) -> AsyncIterator[LlmW
 
 
 def no_leaks(worker: LlmWorker) -> None:
-    assert worker.memory.pending == {} and worker.tool_calls.pending == {}
+    assert worker.memory.pending() == 0 and worker.tool_calls.pending == {}
     assert len(worker.turns) == 0
 
 

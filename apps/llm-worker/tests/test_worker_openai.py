@@ -94,7 +94,7 @@ async def test_rag_is_skipped_while_memory_is_offline(sse_server: Any) -> None:
             await asyncio.sleep(0.01)
         assert responses and responses[0].text.startswith("You said: hi there\n\n(Now: ")
         assert time.monotonic() - started < 2.0  # no 5 s wait for a memory that is not there
-        assert queries == [] and worker.memory.pending == {} and responses[0].memories == 0
+        assert queries == [] and worker.memory.pending() == 0 and responses[0].memories == 0
     finally:
         await client.stop()
         await service.stop()

@@ -21,7 +21,7 @@ from tars.contracts.character import CharacterUpdate
 from tars.contracts.memory import MemoryAck, MemoryForget, MemoryIngest, MemoryQuery
 from tars.contracts.turn import TurnResult
 from tars.runtime import Service
-from tars.runtime.mqtt import MqttBus
+from tars.runtime.connect import client_bus
 from tars_memory.db import MemoryDB
 from tars_memory.testing import MemoryClient
 
@@ -86,8 +86,8 @@ def worker(mqtt_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 async def connect(url: str, namespace: str) -> MemoryClient:
-    client = MemoryClient(Service("client", MqttBus(url, f"client-{uuid.uuid4().hex[:6]}",
-                                                    namespace=namespace)), timeout_s=15)
+    client = MemoryClient(Service("client", client_bus(url, "client", namespace=namespace)),
+                          timeout_s=15)
     await client.start()
     return client
 

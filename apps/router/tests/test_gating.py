@@ -31,10 +31,14 @@ class Llm:
     reply: str = "The moon is far away. It is about 384,000 km from here."
     delay_s: float = 0.05
     requests: list[Inbound[LlmRequest]] = field(default_factory=list)
+    prefills: list[LlmRequest] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     error: str | None = None
 
     async def on_request(self, msg: Inbound[LlmRequest]) -> None:
+        if msg.payload.prefill:  # no reply, as the llm worker does
+            self.prefills.append(msg.payload)
+            return
         self.requests.append(msg)
         await asyncio.sleep(self.delay_s)
         if self.error:
@@ -80,6 +84,13 @@ class Rig:
         peer.handle(T.TTS_SAY, on_say)
         peer.handle(T.TTS_CONTROL, on_control)
         peer.handle(T.TURN_EVENT, on_event)
+
+    def played(self) -> list[Inbound[TtsSay]]:
+        """The says that play (not the ones TTS only prepares)."""
+        return [m for m in self.says if not m.payload.prepare]
+
+    def prepared(self) -> list[str]:
+        return [m.payload.text for m in self.says if m.payload.prepare]
 
     def result(self, cid: str) -> asyncio.Future[TurnResult]:
         return self.results.setdefault(cid, asyncio.get_running_loop().create_future())
@@ -275,11 +286,16 @@ async def test_work_ahead_confirmed_uses_the_early_llm_request(rig: Rig) -> None
     await rig.partial("how far is the moon", "u-1", speculative=False)
     await rig.partial("how far is the moon", "u-1")
     assert [m.correlation_id for m in rig.llm.requests] == ["w-ahead"]  # before the final
-    assert not rig.says  # nothing is said before the final
+    await asyncio.sleep(0.4)  # the early reply streams in meanwhile
+    assert not rig.played()  # nothing is said before the final, but TTS prepares it
+    assert rig.prepared()[:1] == ["The moon is far away."]
+    assert [m.payload.index for m in rig.says] == list(range(len(rig.says)))
     await rig.final("How far is the moon?", "u-1")
     result = await rig.outcome("w-ahead")
     assert result.path == "llm" and len(rig.llm.requests) == 1 and not rig.llm.cancelled
-    assert [m.payload.text for m in rig.says][:1] == ["The moon is far away."]
+    played = [(m.payload.text, m.payload.index) for m in rig.played()]
+    assert played[:len(rig.prepared())] == [(m.payload.text, m.payload.index)
+                                            for m in rig.says if m.payload.prepare]
 
 
 async def test_work_ahead_differs_cancels_and_redoes(rig: Rig) -> None:
@@ -293,6 +309,41 @@ async def test_work_ahead_differs_cancels_and_redoes(rig: Rig) -> None:
     assert rig.llm.cancelled == ["w-redo"]
     assert rig.llm.requests[1].correlation_id != "w-redo"
     assert {m.correlation_id for m in rig.says} == {"w-redo"}
+
+
+async def test_work_ahead_prepares_a_local_answer_and_says_it_after_the_final(rig: Rig) -> None:
+    await rig.wake("w-name")
+    await rig.partial("what's your name", "u-3")
+    assert rig.prepared() == ["I'm TARS, your offline assistant."] and not rig.played()
+    assert rig.says[0].correlation_id == "w-name" and rig.says[0].payload.index == 0
+    await rig.final("What's your name?", "u-3")
+    await rig.tts("w-name", "started")
+    await rig.tts("w-name", "ended")
+    assert (await rig.outcome("w-name")).intent == "name"
+    assert [m.payload.text for m in rig.played()] == rig.prepared()
+
+
+async def test_an_answer_with_a_side_effect_is_not_worked_ahead(rig: Rig) -> None:
+    await rig.wake("w-vol")
+    await rig.partial("turn the volume up", "u-4")
+    assert not rig.says and not rig.controls  # the volume changes only after the final
+    await rig.final("Turn the volume up.", "u-4")
+    await rig.tts("w-vol", "started")
+    await rig.tts("w-vol", "ended")
+    assert (await rig.outcome("w-vol")).intent == "volume"
+    assert [c.action for c in rig.controls] == ["volume"] and not rig.prepared()
+
+
+async def test_work_ahead_tts_off_prepares_nothing() -> None:
+    rig, services = await make(work_ahead_tts=False)
+    try:
+        await rig.wake("w-off")
+        await rig.partial("what's your name", "u-5")
+        await asyncio.sleep(0.1)
+        assert not rig.says
+    finally:
+        for svc in services:
+            await svc.stop()
 
 
 async def test_worker_down_mid_turn_says_what_happened() -> None:
@@ -333,3 +384,42 @@ async def test_tts_dying_mid_reply_ends_the_turn_saying_so(rig: Rig) -> None:
     assert "speech worker is down" in result.reply
     await asyncio.sleep(0.05)
     assert "w-v" in rig.llm.cancelled
+
+
+async def test_a_second_wake_before_the_question_answers_under_the_second_id(rig: Rig) -> None:
+    await rig.wake("w-first")  # heard nothing after it (a barge-in "stop" that came out empty)
+    await rig.wake("w-second")
+    await rig.final("What's your name?", "w-second")
+    await rig.tts("w-second", "started")
+    await rig.tts("w-second", "ended")
+    assert (await rig.outcome("w-second")).intent == "name"
+    ended = [e.payload for e in rig.events if e.correlation_id == "w-first" and e.payload.kind == "ended"]
+    assert [e.reason for e in ended] == ["no_speech"] and "w-first" not in rig.results
+
+
+async def test_after_a_turn_the_llm_is_asked_to_prefill_the_conversation(rig: Rig) -> None:
+    await rig.wake("w-pre")
+    await rig.final("What's your name?", "w-pre")
+    await rig.tts("w-pre", "started")
+    await rig.tts("w-pre", "sentence_done", text="I'm TARS, your offline assistant.")
+    await rig.tts("w-pre", "ended")
+    await rig.outcome("w-pre")
+    await asyncio.sleep(0.05)
+    assert [[(m.role, m.content) for m in p.history] for p in rig.llm.prefills] == [
+        [("user", "What's your name?"), ("assistant", "I'm TARS, your offline assistant.")]]
+    assert not rig.llm.requests  # a prefill is not a turn
+
+
+async def test_no_prefill_when_turned_off() -> None:
+    rig, services = await make(llm_prefill=False)
+    try:
+        await rig.wake("w-nopre")
+        await rig.final("What's your name?", "w-nopre")
+        await rig.tts("w-nopre", "started")
+        await rig.tts("w-nopre", "ended")
+        await rig.outcome("w-nopre")
+        await asyncio.sleep(0.05)
+        assert not rig.llm.prefills
+    finally:
+        for svc in services:
+            await svc.stop()

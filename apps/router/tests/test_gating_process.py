@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,14 @@ from tars.contracts.stt import SttFinal
 from tars.contracts.turn import TurnResult
 from tars.contracts.wake import WakeEvent
 from tars.runtime import Inbound, Service
-from tars.runtime.mqtt import MqttBus
+from tars.runtime.connect import client_bus
 from tars.testing.workers import worker_process
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
 
 
 async def _talk(url: str, namespace: str) -> tuple[dict[str, TurnResult], list[str]]:
-    client = Service("probe", MqttBus(url, f"probe-{uuid.uuid4().hex[:8]}", namespace=namespace),
+    client = Service("probe", client_bus(url, "probe", namespace=namespace),
                      announce=False)
     results: dict[str, TurnResult] = {}
     got = asyncio.Event()

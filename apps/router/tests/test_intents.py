@@ -34,6 +34,8 @@ POSITIVE: list[tuple[str, IntentName, dict[str, str]]] = [
     ("Volume up", IntentName.VOLUME, {"direction": "up"}),
     ("Turn it up a bit", IntentName.VOLUME, {"direction": "up"}),
     ("A little louder, please.", IntentName.VOLUME, {"direction": "up"}),
+    ("Make it a bit louder, please.", IntentName.VOLUME, {"direction": "up"}),
+    ("make that a little quieter", IntentName.VOLUME, {"direction": "down"}),
     ("Turn the volume down.", IntentName.VOLUME, {"direction": "down"}),
     ("quieter", IntentName.VOLUME, {"direction": "down"}),
     ("Set the volume to 40 percent", IntentName.VOLUME, {"level": "40"}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tars_router.sentences import SentenceSplitter, SplitterConfig, split_sentences
+from tars_router.sentences import STREAMED, SentenceSplitter, SplitterConfig, split_sentences
 
 CASES: list[tuple[str, str, list[str]]] = [
     ("plain", "Hello there. How are you? Great!", ["Hello there.", "How are you?", "Great!"]),
@@ -114,3 +114,30 @@ def test_bad_config_is_refused() -> None:
         SplitterConfig(max_chars=10)
     with pytest.raises(ValueError):
         SplitterConfig(max_chars=100, min_soft_chars=100)
+
+
+def _streamed(text: str, step: int = 3) -> tuple[list[str], list[str]]:
+    """(what came out while ``text`` streamed in ``step``-character deltas, what flush gave)."""
+    splitter = SentenceSplitter(STREAMED)
+    out: list[str] = []
+    for i in range(0, len(text), step):
+        out += splitter.feed(text[i:i + step])
+    return out, splitter.flush()
+
+
+def test_a_streamed_reply_gives_its_first_clause_alone_while_the_sentence_goes_on() -> None:
+    assert _streamed("Whales are known for their long, thin necks") == (
+        ["Whales are known for their long,"], ["thin necks"])
+    assert _streamed("Sure, here is a story. It flies.") == (["Sure,", "here is a story."],
+                                                             ["It flies."])
+    assert _streamed("Well, 384,000 km, roughly.") == (["Well,"], ["384,000 km, roughly."])
+
+
+def test_only_the_first_clause_and_not_a_short_one_or_a_plain_sentence() -> None:
+    assert _streamed("Hi, I'm TARS.") == ([], ["Hi, I'm TARS."])  # "Hi," is under 4 characters
+    assert _streamed("The capital of France is Paris.") == ([], ["The capital of France is Paris."])
+    assert _streamed("First one. Then, a second, with commas.") == (["First one."],
+                                                                    ["Then, a second, with commas."])
+    assert split_sentences("Sure, here it is.") == ["Sure, here it is."]  # off unless asked for
+    with pytest.raises(ValueError):
+        SplitterConfig(first_clause_chars=-1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -33,10 +33,14 @@ class FakeLlm:
     delay_s: float = 0.05
     first_delay_s: float = 0.0
     requests: list[Inbound[LlmRequest]] = field(default_factory=list)
+    prefills: list[LlmRequest] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
 
     async def on_request(self, msg: Inbound[LlmRequest]) -> None:
+        if msg.payload.prefill:  # no reply, as the llm worker does
+            self.prefills.append(msg.payload)
+            return
         self.requests.append(msg)
         await asyncio.sleep(self.first_delay_s)
         for seq, delta in enumerate(REPLY):
@@ -118,6 +122,23 @@ async def make_rig(**overrides: object) -> tuple[Rig, list[Service]]:
     for svc in (router_svc, llm_svc, peer):
         await svc.start()
     return Rig(router, ear, fake, peer), [peer, llm_svc, router_svc]
+
+
+async def fake_tools(rig: Rig, answer: Callable[[ToolCall], ToolResult]
+                     ) -> tuple[Service, list[ToolCall]]:
+    """A started "tools" service on the rig's broker that answers each call with ``answer(call)``
+    and records the calls."""
+    calls: list[ToolCall] = []
+    tools = Service("tools", InMemoryBus(rig.router.service.bus.broker))  # type: ignore[attr-defined]
+
+    async def on_call(msg: Inbound[ToolCall]) -> None:
+        calls.append(msg.payload)
+        await tools.publish(T.TOOLS_RESULT, answer(msg.payload), correlation_id=msg.correlation_id,
+                            in_reply_to=msg.envelope.id)
+
+    tools.handle(T.TOOLS_CALL, on_call)
+    await tools.start()
+    return tools, calls
 
 
 @pytest.fixture
@@ -245,19 +266,13 @@ async def test_llm_dying_mid_turn_apologises_at_once() -> None:
 
 async def test_a_spoken_timer_is_set_by_the_tools_worker_without_the_llm() -> None:
     made, services = await make_rig(intent_tool_timeout_s=1.0)
-    calls: list[ToolCall] = []
-    tools = Service("tools", InMemoryBus(made.router.service.bus.broker))  # type: ignore[attr-defined]
 
-    async def on_call(msg: Inbound[ToolCall]) -> None:
-        calls.append(msg.payload)
-        ok = msg.payload.arguments == {"seconds": 10}
-        await tools.publish(T.TOOLS_RESULT, ToolResult(
-            name=msg.payload.name, ok=ok, content="Timer set for 10 seconds." if ok else "",
-            error=None if ok else "bad arguments"), correlation_id=msg.correlation_id,
-            in_reply_to=msg.envelope.id)
+    def answer(call: ToolCall) -> ToolResult:
+        ok = call.arguments == {"seconds": 10}
+        return ToolResult(name=call.name, ok=ok, content="Timer set for 10 seconds." if ok else "",
+                          error=None if ok else "bad arguments")
 
-    tools.handle(T.TOOLS_CALL, on_call)
-    await tools.start()
+    tools, calls = await fake_tools(made, answer)
     try:
         result = await made.ear.ask("Set a timer for ten seconds, please.", "c-timer")
         assert result is not None and result.path == "intent" and result.intent == "timer"
@@ -273,17 +288,8 @@ async def test_a_spoken_timer_is_set_by_the_tools_worker_without_the_llm() -> No
 
 async def test_remember_that_goes_to_the_memory_tool_in_the_users_words() -> None:
     made, services = await make_rig(intent_tool_timeout_s=1.0)
-    calls: list[ToolCall] = []
-    tools = Service("tools", InMemoryBus(made.router.service.bus.broker))  # type: ignore[attr-defined]
-
-    async def on_call(msg: Inbound[ToolCall]) -> None:
-        calls.append(msg.payload)
-        await tools.publish(T.TOOLS_RESULT, ToolResult(name=msg.payload.name, ok=True,
-                                                       content="I'll remember that."),
-                            correlation_id=msg.correlation_id, in_reply_to=msg.envelope.id)
-
-    tools.handle(T.TOOLS_CALL, on_call)
-    await tools.start()
+    tools, calls = await fake_tools(
+        made, lambda call: ToolResult(name=call.name, ok=True, content="I'll remember that."))
     try:
         result = await made.ear.ask("Remember that my sister is called Ada.", "c-remember")
         assert result is not None and (result.path, result.intent) == ("intent", "remember")

@@ -183,6 +183,18 @@ def test_cancel_and_empty_transcript(machine: TurnMachine) -> None:
     assert len(machine.history) == 0  # nothing was said back, nothing to remember
 
 
+def test_a_second_wake_before_any_speech_opens_a_turn_of_its_own_id(machine: TurnMachine) -> None:
+    machine.wake("w1")
+    assert [t.end_reason for t in machine.wake("w1")] == []  # the same wake again: keeps listening
+    out = machine.wake("w2")
+    assert [(t.turn_id, t.end_reason) for t in out] == [("w1", EndReason.NO_SPEECH),
+                                                        ("w2", None)]
+    assert machine.state is TurnState.AWAKE and machine.turn is not None
+    assert machine.turn.turn_id == "w2"
+    machine.wake()  # no id: the window restarts
+    assert machine.turn.turn_id == "w2"
+
+
 def test_tts_gap_does_not_end_the_turn_before_llm_is_done(machine: TurnMachine) -> None:
     machine.wake()
     machine.transcript_final("explain")
@@ -213,6 +225,17 @@ def test_history_is_bounded(machine: TurnMachine, clock: ManualClock) -> None:
     assert [e.user for e in machine.history] == ["question 2", "question 3", "question 4"]
     assert machine.history.messages()[-2:] == [
         {"role": "user", "content": "question 4"}, {"role": "assistant", "content": "Answer 4."}]
+
+
+def test_a_full_history_drops_its_oldest_half_so_its_start_stays_put() -> None:
+    history = ConversationHistory(6)
+    firsts = []
+    for i in range(12):
+        history.add(Exchange(f"q{i}", f"a{i}"))
+        firsts.append(next(iter(history)).user)
+    assert [e.user for e in history] == ["q6", "q7", "q8", "q9", "q10", "q11"]
+    # the first exchange (the prompt's start) changed twice in 12 turns, not every turn once full
+    assert firsts == ["q0"] * 6 + ["q3"] * 3 + ["q6"] * 3
 
 
 def test_bad_configs() -> None:

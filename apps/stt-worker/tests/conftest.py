@@ -9,6 +9,8 @@ import numpy.typing as npt
 import pytest
 
 from tars.testing import speech
+from tars.testing.fixtures import require_sound_card
+from tars.testing.soundcard import VirtualSoundCard, virtual_sound_card
 from tars.testing.workers import worker_process
 from tars_stt import WhisperTranscriber
 
@@ -37,7 +39,6 @@ def whisper() -> Iterator[WhisperTranscriber]:
     t = WhisperTranscriber()
     t.load()
     yield t
-    t.close()
 
 
 
@@ -45,3 +46,11 @@ def whisper() -> Iterator[WhisperTranscriber]:
 def start_worker() -> Callable[..., object]:
     """``start_worker(module, service, url, namespace, log, **env)``: a context manager."""
     return worker_process
+
+
+@pytest.fixture(scope="module")
+def card() -> Iterator[VirtualSoundCard]:
+    """One virtual sound card for a module's worker processes (``card.env``)."""
+    require_sound_card()
+    with virtual_sound_card() as c:
+        yield c

@@ -6,18 +6,11 @@ on this card it is not, with or without echo cancellation)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import numpy.typing as npt
@@ -29,9 +22,9 @@ from tars.contracts.stt import SttFinal
 from tars.contracts.tts import TtsSay, TtsStatus
 from tars.contracts.wake import WakeEvent
 from tars.runtime import Inbound, Service
-from tars.runtime.mqtt import MqttBus
-from tars.testing.fixtures import require_sound_card
-from tars.testing.soundcard import VirtualSoundCard, virtual_sound_card
+from tars.runtime.connect import client_bus
+from tars.testing.logged import LoggedProcess, running
+from tars.testing.soundcard import VirtualSoundCard
 from tars.testing.speech import piper, with_silence
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e, pytest.mark.models]
@@ -41,58 +34,9 @@ Speech = npt.NDArray[np.int16]
 
 
 @dataclass
-class Proc:
-    proc: subprocess.Popen[str]
-    log: list[str] = field(default_factory=list)
-    ready: threading.Event = field(default_factory=threading.Event)
-
-    def pump(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.log.append(line)
-            if "Ready:" in line:
-                self.ready.set()
-
-    def lines(self, needle: str) -> list[str]:
-        return [line for line in self.log if needle in line]
-
-
-@contextmanager
-def running(module: str, env: dict[str, str]) -> Iterator[Proc]:
-    proc = subprocess.Popen([sys.executable, "-m", module], env={**os.environ, **env},
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    p = Proc(proc)
-    assert proc.stderr is not None
-    threading.Thread(target=p.pump, args=(proc.stderr,), daemon=True).start()
-    try:
-        deadline = time.monotonic() + 90
-        while not p.ready.wait(0.2) and proc.poll() is None and time.monotonic() < deadline:
-            pass
-        if not p.ready.is_set():
-            pytest.fail(f"{module} not ready:\n" + "".join(p.log))
-        yield p
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = proc.wait(5)
-    assert code == 0, "".join(p.log)
-    assert not p.lines("Traceback"), "".join(p.log)
-
-
-@pytest.fixture(scope="module")
-def card() -> Iterator[VirtualSoundCard]:
-    require_sound_card()
-    with virtual_sound_card() as c:
-        yield c
-
-
-@dataclass
 class Stack:
     namespace: str
-    stt: Proc
+    stt: LoggedProcess
 
 
 @pytest.fixture(scope="module")
@@ -104,9 +48,10 @@ def stack(card: VirtualSoundCard, mqtt_url: str,
     env = {**card.env, "TARS_MQTT_URL": mqtt_url, "TARS_NAMESPACE": namespace,
            "TARS_SITE_ID": SITE, "TARS_HEARTBEAT_S": "2", "TARS_DATA_DIR": str(tmp),
            "TARS_CONFIG": str(tmp / "tars.toml")}
-    with running("tars_tts", {**env, "TARS_SINK": "speaker"}), \
-            running("tars_stt", {**env, "TARS_AUDIO_SOURCE": "mic", "TARS_AEC": "true"}) as stt, \
-            running("tars_wake", env):
+    with running("tars_tts", {**env, "TARS_SINK": "speaker"}, ready_s=90), \
+            running("tars_stt", {**env, "TARS_AUDIO_SOURCE": "mic", "TARS_AEC__ENABLED": "true"},
+                    ready_s=90) as stt, \
+            running("tars_wake", env, ready_s=90):
         yield Stack(namespace, stt)
 
 
@@ -114,8 +59,8 @@ class Listener:
     """The test's ear on the bus: shared mic frames, finals and tts statuses of the site."""
 
     def __init__(self, url: str, namespace: str) -> None:
-        self.service = Service("client", MqttBus(url, f"client-{uuid.uuid4().hex[:6]}",
-                                                 namespace=namespace), heartbeat_s=3600)
+        self.service = Service("client", client_bus(url, "client", namespace=namespace),
+                               heartbeat_s=3600)
         self.mic: list[tuple[float, bytes]] = []
         self.finals: list[tuple[float, str, SttFinal]] = []
         self.statuses: list[tuple[float, str, TtsStatus]] = []

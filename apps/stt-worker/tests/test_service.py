@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
 
 from tars.audio import SAMPLE_RATE
+from tars.clients.stt import FinalCollector, stream_audio
 from tars.contracts import decode
 from tars.contracts import topics as T
 from tars.contracts.audio import AudioFrame
 from tars.contracts.errors import ErrorEvent
+from tars.contracts.health import Status
 from tars.contracts.stt import SttControl, SttPartial, SttState
 from tars.contracts.tts import TtsStatus
 from tars.runtime import InMemoryBroker, InMemoryBus, Service, load_settings
 from tars.testing.bus_contract import Collector
 from tars_stt import Transcription
-from tars_stt.client import FinalCollector, stream_audio
 from tars_stt.service import SttWorker, setup
 from tars_stt.settings import Settings
 
@@ -54,7 +56,7 @@ async def rig() -> AsyncIterator[tuple[Service, SttWorker, ScriptedTranscriber, 
     broker = InMemoryBroker()
     worker_svc = Service("stt", InMemoryBus(broker), heartbeat_s=3600)
     script = ScriptedTranscriber(["Turn on the lights.", "Second one please."])
-    settings = load_settings(Settings, audio_source="mqtt", partial_interval_s=0.0)
+    settings = load_settings(Settings, audio_source="mqtt", endpointer={"partial_interval_s": 0.0})
     worker = await setup(settings, worker_svc, transcriber=script)
     client = Service("client", InMemoryBus(broker), heartbeat_s=3600)
     finals = FinalCollector()
@@ -157,7 +159,7 @@ async def test_partials_carry_the_utterance_correlation_id(utterance: Speech) ->
     broker = InMemoryBroker()
     worker_svc = Service("stt", InMemoryBus(broker), heartbeat_s=3600)
     script = ScriptedTranscriber(["partial words", "final words"])
-    settings = load_settings(Settings, audio_source="mqtt", partial_interval_s=0.5)
+    settings = load_settings(Settings, audio_source="mqtt", endpointer={"partial_interval_s": 0.5})
     await setup(settings, worker_svc, transcriber=script)
     client = Service("client", InMemoryBus(broker), heartbeat_s=3600)
     finals = FinalCollector()
@@ -182,13 +184,13 @@ def test_settings_reject_a_bad_source() -> None:
 
 
 
-async def test_speculative_transcript_is_published_and_confirmed_by_the_final(
-    utterance: Speech,
-) -> None:
+async def _speculate_then_end(utterance: Speech, said: str) -> float:
+    """Stream ``utterance`` (real time) to a worker whose Whisper hears ``said``; check the
+    speculative partial and the final that reuses it; return the final's audio length."""
     broker = InMemoryBroker()
     worker_svc = Service("stt", InMemoryBus(broker), heartbeat_s=3600)
-    script = ScriptedTranscriber(["Turn on the lights in the kitchen please."])
-    settings = load_settings(Settings, audio_source="mqtt", partial_interval_s=0.0,
+    script = ScriptedTranscriber([said])
+    settings = load_settings(Settings, audio_source="mqtt", endpointer={"partial_interval_s": 0.0},
                              endpoint="transcript")
     worker = await setup(settings, worker_svc, transcriber=script)
     client = Service("client", InMemoryBus(broker), heartbeat_s=3600)
@@ -203,13 +205,92 @@ async def test_speculative_transcript_is_published_and_confirmed_by_the_final(
         spec = [decode(m.payload) for m in partials.messages]
         assert spec and all(e.payload(SttPartial).speculative for e in spec)
         assert spec[-1].correlation_id == heard[0].correlation_id
-        assert heard[0].final.text == "Turn on the lights in the kitchen please."
+        assert heard[0].final.text == said
         # the final reused a speculative transcript: no Whisper call of its own
         assert len(script.calls) == worker.transcripts.speculated >= len(spec)
-        # a complete sentence ended after complete_silence_s, not max_end_silence_s
-        silence_s = heard[0].final.audio_s - (heard[0].final.speech_end_s
-                                              - heard[0].final.speech_start_s)
-        assert silence_s < settings.max_end_silence_s
+        return heard[0].final.audio_s
     finally:
         await client.stop()
         await worker_svc.stop()
+
+
+async def test_speculative_transcript_is_published_and_ends_the_utterance_by_how_it_ends(
+    utterance: Speech,
+) -> None:
+    """The same speech, heard three ways: a finished sentence ends after complete_silence_s,
+    one Whisper left unpunctuated after plausible_silence_s, a trailing one after
+    max_end_silence_s (the difference in audio each final carries is the difference in
+    silence waited for)."""
+    s = Settings()
+    complete = await _speculate_then_end(utterance, "Turn on the lights in the kitchen please.")
+    plausible = await _speculate_then_end(utterance, "turn on the lights in the kitchen please")
+    unfinished = await _speculate_then_end(utterance, "Turn on the lights in the")
+    print(f"audio: {complete:.2f} / {plausible:.2f} / {unfinished:.2f} s")
+    assert abs((plausible - complete) - (s.plausible_silence_s - s.complete_silence_s)) < 0.15
+    assert abs((unfinished - complete) - (s.max_end_silence_s - s.complete_silence_s)) < 0.15
+
+
+async def test_a_site_whose_audio_clock_starts_again_dates_its_speech_by_the_new_clock(
+    utterance: Speech,
+) -> None:
+    """A satellite (or `tars converse`) that starts a new session on the same site restarts its
+    audio clock at 0: the speech it sends then is dated when it arrived, not by the old session."""
+    broker = InMemoryBroker()
+    worker_svc = Service("stt", InMemoryBus(broker), heartbeat_s=3600)
+    settings = load_settings(Settings, audio_source="mqtt", endpointer={"partial_interval_s": 0.0})
+    await setup(settings, worker_svc, transcriber=ScriptedTranscriber(["Turn the lights on."]))
+    client = Service("client", InMemoryBus(broker), heartbeat_s=3600)
+    finals = FinalCollector()
+    client.handle(T.STT_FINAL, finals)
+    await worker_svc.start()
+    await client.start()
+    try:
+        await stream_audio(client, "den", utterance, speed=4.0, trailing_s=1.5)
+        first = (await finals.wait(1, timeout_s=10))[0].final
+        await asyncio.sleep(1.0)
+        sent_again = time.time()
+        await stream_audio(client, "den", utterance, speed=4.0, trailing_s=1.5)  # clock at 0 again
+        second = (await finals.wait(2, timeout_s=10))[1].final
+        assert second.speech_start_ts >= sent_again > first.final_ts
+        assert sent_again <= second.speech_end_ts <= second.final_ts
+    finally:
+        await client.stop()
+        await worker_svc.stop()
+
+
+async def tts_says(client: Service, worker: SttWorker, state: Literal["online", "offline"],
+                   instance: str) -> None:
+    """Publish the tts worker's status; return once the stt worker has handled it."""
+    env = await client.publish(T.SYSTEM_STATUS, Status(state=state, instance=instance),
+                               params={"service": "tts"})
+    for _ in range(200):
+        peer = worker.tts.get("tts")
+        if peer is not None and peer.since == env.ts:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the stt worker never saw tts {state}")
+
+
+async def test_the_tts_worker_going_away_or_restarting_ends_its_speaking(
+    rig: tuple[Service, SttWorker, ScriptedTranscriber, FinalCollector],
+) -> None:
+    client, worker, _script, _finals = rig
+    duplex = worker.engine.duplex
+
+    async def speaking() -> None:
+        await client.publish(T.TTS_STATUS, TtsStatus(event="started", text="Hello there."), site_id="den")
+        for _ in range(200):
+            if duplex.tts_speaking("den"):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("tts never started speaking")
+
+    await tts_says(client, worker, "online", "tts-1")
+    await speaking()
+    await tts_says(client, worker, "online", "tts-1")  # announced again (a reconnect): still speaking
+    assert duplex.tts_speaking("den")
+    await tts_says(client, worker, "online", "tts-2")  # a new instance: the old one's reply is gone
+    assert not duplex.tts_speaking("den")
+    await speaking()
+    await tts_says(client, worker, "offline", "tts-2")
+    assert not duplex.tts_speaking("den")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from tars_stt.completeness import is_complete
+from tars_stt.completeness import ending, is_complete
 from tars_stt.endpointer import (
     Endpointer,
     EndpointerSettings,
@@ -32,6 +32,22 @@ Speech = np.ndarray  # type: ignore[type-arg]
 ])
 def test_completeness_of_a_transcript(text: str, complete: bool) -> None:
     assert is_complete(text) is complete
+
+
+@pytest.mark.parametrize(("text", "grade"), [
+    ("What time is it?", "complete"),
+    ("name a big animal that lives in the ocean", "plausible"),  # unpunctuated
+    ("what time is it", "plausible"),
+    ("set a timer for", "unfinished"),
+    ("Set a timer for.", "unfinished"),
+    ("remind me to", "unfinished"),
+    ("What is the weather in...", "unfinished"),
+    ("Well,", "unfinished"),
+    ("hello", "unfinished"),  # one word: maybe only the start
+    ("", "unfinished"),
+])
+def test_how_a_transcript_ends(text: str, grade: str) -> None:
+    assert ending(text) == grade
 
 
 def test_a_pause_inside_speech_is_announced_then_resumed_then_ended(

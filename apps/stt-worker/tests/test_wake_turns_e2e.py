@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -17,13 +16,14 @@ import numpy as np
 import pytest
 
 from tars.audio import SAMPLE_RATE
+from tars.clients.stt import FinalCollector, Heard, stream_audio
 from tars.contracts import decode
 from tars.contracts import topics as T
 from tars.contracts.wake import WakeEvent
 from tars.runtime import Service
-from tars.runtime.mqtt import MqttBus
+from tars.runtime.connect import client_bus
 from tars.testing.bus_contract import Collector
-from tars_stt.client import FinalCollector, Heard, stream_audio
+from tars.testing.speech import words
 from tars_stt.metrics import word_error_rate
 
 pytestmark = [pytest.mark.models, pytest.mark.e2e]
@@ -48,8 +48,8 @@ asyncio.run(main())
 """
 
 
-def words(text: str) -> str:
-    return " ".join(re.findall(r"[a-z']+", text.lower()))
+def said(text: str) -> str:
+    return " ".join(words(text))
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +63,13 @@ def workers(mqtt_url: str, ns: str, tmp_path_factory: pytest.TempPathFactory,
     logs = tmp_path_factory.mktemp("turns")
     with start_worker("tars_wake", "wake", mqtt_url, ns, logs / "wake.log", phrase_mode="false"), \
             start_worker("tars_stt", "stt", mqtt_url, ns, logs / "stt.log", audio_source="mqtt",
-                         duplex_idle_s="30"):
+                         duplex__idle_s="30"):
         yield logs
 
 
 @pytest.fixture
 async def client(mqtt_url: str, ns: str, workers: Path) -> AsyncIterator[Service]:
-    svc = Service("test", MqttBus(mqtt_url, f"test-{uuid.uuid4().hex[:8]}", namespace=ns),
+    svc = Service("test", client_bus(mqtt_url, "test", namespace=ns),
                   heartbeat_s=3600, announce=False)
     yield svc
     await svc.stop()
@@ -96,7 +96,7 @@ async def test_wake_and_command_in_one_breath_is_one_turn_without_the_wake_word(
     await stream_audio(client, "breath", say("piper", "Hey Jarvis, what time is it?"), speed=1.5,
                        final=False)
     heard = await finals.settle(idle_s=2.0, first_timeout_s=30)
-    assert [words(h.final.text) for h in heard] == ["what time is it"], heard
+    assert [said(h.final.text) for h in heard] == ["what time is it"], heard
     assert heard[0].correlation_id == wake_ids(wakes, "breath")[0]
     f = heard[0].final
     assert f.purpose == "turn"
@@ -111,13 +111,20 @@ async def test_wake_word_alone_then_a_pause_then_the_command(
     audio = np.concatenate([say("piper", "Hey Jarvis."), gap, say("piper", "What time is it?")])
     await stream_audio(client, "pause", audio, speed=1.5, final=False)
     heard = await finals.settle(idle_s=2.0, first_timeout_s=30)
-    assert [words(h.final.text) for h in heard] == ["what time is it"], heard
+    # The wake word said alone may come out as a final of its own before the wake event
+    # arrives (the router's gate keeps listening on it); the command is one final, without it.
+    heard = [h for h in heard if said(h.final.text) != "hey jarvis"]
+    assert [said(h.final.text) for h in heard] == ["what time is it"], heard
     assert heard[0].correlation_id == wake_ids(wakes, "pause")[0]
     # a follow-up without the wake word: a fresh correlation id
+    before = len(finals.heard)
+    # (1.5 s of silence after it, as a microphone goes on: a transcript without its "?" ends
+    # after max_end_silence_s, not after complete_silence_s)
     await stream_audio(client, "pause", say("piper", "And the date?"), speed=2.0,
-                       start_s=20.0, final=False)
-    await finals.wait(2, timeout_s=30)
-    assert finals.heard[1].correlation_id not in wake_ids(wakes, "pause")
+                       start_s=20.0, final=False, trailing_s=1.5)
+    await finals.wait(before + 1, timeout_s=30)
+    assert "date" in said(finals.heard[-1].final.text)
+    assert finals.heard[-1].correlation_id not in wake_ids(wakes, "pause")
 
 
 async def test_transcription_never_wakes_and_comes_back_to_the_client(
@@ -130,7 +137,7 @@ async def test_transcription_never_wakes_and_comes_back_to_the_client(
     heard = await finals.settle(idle_s=1.5, first_timeout_s=30)
     assert heard and all(h.correlation_id == cid and h.final.purpose == "transcription"
                          for h in heard)
-    assert "what time is it" in words(" ".join(h.final.text for h in heard))
+    assert "what time is it" in said(" ".join(h.final.text for h in heard))
     await asyncio.sleep(1.0)
     assert wakes.messages == []
 
@@ -174,7 +181,7 @@ async def test_a_crashed_tts_does_not_leave_stt_deaf(
         await asyncio.sleep(1.0)
         await stream_audio(client, "den", utterance, speed=3.0, start_s=30.0, final=False)
         heard = await finals.wait(1, timeout_s=20)
-        assert "garage door" in words(heard[0].final.text)
+        assert "garage door" in said(heard[0].final.text)
     finally:
         if tts.poll() is None:
             tts.kill()

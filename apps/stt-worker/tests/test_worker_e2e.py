@@ -15,14 +15,14 @@ import orjson
 import pytest
 
 from tars.audio import SAMPLE_RATE, write_wav
+from tars.clients.stt import FinalCollector, stream_audio
 from tars.contracts import decode
 from tars.contracts import topics as T
 from tars.contracts.audio import AudioFrame
 from tars.contracts.errors import ErrorEvent
 from tars.runtime import Service
-from tars.runtime.mqtt import MqttBus
+from tars.runtime.connect import client_bus
 from tars.testing.bus_contract import Collector
-from tars_stt.client import FinalCollector, stream_audio
 from tars_stt.metrics import word_error_rate
 
 pytestmark = [pytest.mark.models, pytest.mark.e2e]
@@ -59,7 +59,7 @@ def stt_worker(mqtt_url: str, stt_ns: str, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture
 async def client(mqtt_url: str, stt_ns: str, stt_worker: Path) -> AsyncIterator[Service]:
-    svc = Service("test", MqttBus(mqtt_url, f"test-{uuid.uuid4().hex[:8]}", namespace=stt_ns),
+    svc = Service("test", client_bus(mqtt_url, "test", namespace=stt_ns),
                   heartbeat_s=3600)
     yield svc
     await svc.stop()

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from tars.contracts.health import Status
 from tars.contracts.tools import ToolCall, ToolRegistry, ToolResult
 from tars.contracts.tts import TtsSay
 from tars.runtime import Inbound, Requester, Service
-from tars.runtime.mqtt import MqttBus
+from tars.runtime.connect import client_bus
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e]
 SERVER = Path(__file__).with_name("tiny_mcp_server.py")
@@ -56,8 +55,7 @@ def worker(mqtt_url: str, namespace: str, tmp_path: Path) -> Iterator[subprocess
 
 class Client:
     def __init__(self, url: str, namespace: str) -> None:
-        self.service = Service("client", MqttBus(url, f"client-{uuid.uuid4().hex[:6]}",
-                                                 namespace=namespace))
+        self.service = Service("client", client_bus(url, "client", namespace=namespace))
         self.calls: Requester[ToolResult] = Requester(self.service, T.TOOLS_CALL, T.TOOLS_RESULT,
                                                       timeout_s=10)
         self.registries: dict[str, ToolRegistry] = {}

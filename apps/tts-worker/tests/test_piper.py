@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tars.testing.speech import words
 from tars_tts import (
     CachingSynthesizer,
     PhraseCache,
@@ -28,10 +28,6 @@ from tars_tts import (
 from tars_tts.bench import measure as run_bench
 
 pytestmark = pytest.mark.models
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:

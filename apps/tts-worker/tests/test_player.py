@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from tars_tts import (
+    CachingSynthesizer,
     EmptyTextError,
+    PhraseCache,
     PlayerSettings,
     SayRequest,
     SentenceSpoken,
@@ -221,3 +223,34 @@ def test_trim_lead_in_leaves_quiet_and_loud_starts_alone() -> None:
     loud = np.full(1000, 5000, dtype=np.int16)
     assert trim_lead_in(loud, 16_000).size == 1000
     assert trim_lead_in(np.concatenate([quiet, loud]), 16_000).size == 1000 + 80
+
+
+async def test_a_prepared_reply_plays_from_the_cache_as_it_would_have_been_synthesized() -> None:
+    text = "Sure, here is the answer you asked me for a moment ago. It is short."
+    plain_sink, sink = MemorySink(), MemorySink()
+    async with SpeechQueue(ToneSynthesizer(), plain_sink) as plain:
+        await plain.say(SayRequest(text, "p"))
+        await settle(plain)
+    tone = ToneSynthesizer()
+    cached = CachingSynthesizer(tone, PhraseCache(max_entries=8, max_phrase_chars=60))
+    async with SpeechQueue(cached, sink) as q:
+        assert await q.prepare(text, first=True) == 3  # "Sure," alone, its rest, the 2nd sentence
+        assert not sink.replies  # nothing played
+        synthesized = len(tone.calls)
+        await q.say(SayRequest(text, "a"))
+        await settle(q)
+    assert len(tone.calls) == synthesized == 3  # the say synthesized nothing more
+    assert cached.cache.stats.hits == 3 and cached.cache.stats.misses == 0
+    assert np.array_equal(sink.replies[0].samples, plain_sink.replies[0].samples)
+
+
+async def test_only_what_the_cache_keeps_is_prepared() -> None:
+    tone = ToneSynthesizer()
+    cached = CachingSynthesizer(tone, PhraseCache(max_entries=8, max_phrase_chars=20))
+    async with SpeechQueue(cached, MemorySink()) as q:
+        assert await q.prepare("This sentence is longer than twenty characters.", first=False) == 0
+        assert await q.prepare("Short one.", first=False) == 1
+        assert await q.prepare("Short one.", first=False) == 1  # already there: not redone
+    assert len(cached.cache) == 1 and [c[0] for c in tone.calls] == ["Short one."]
+    async with SpeechQueue(ToneSynthesizer(), MemorySink()) as q:  # no phrase cache
+        assert await q.prepare("Short one.", first=True) == 0

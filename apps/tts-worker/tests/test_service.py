@@ -18,10 +18,12 @@ from tars.contracts.audio import AudioFrame
 from tars.contracts.errors import ErrorEvent
 from tars.contracts.tts import TtsControl, TtsSay, TtsStatus
 from tars.runtime import Inbound, InMemoryBroker, InMemoryBus, Service
+from tars_tts.cache import CachingSynthesizer
 from tars_tts.outputs import StreamResampler
 from tars_tts.service import TtsWorker, build_worker
 from tars_tts.settings import Settings
 from tars_tts.sinks import WavFileSink
+from tars_tts.synth import Synthesizer
 from tars_tts.testing import MemorySink, ToneSynthesizer
 
 
@@ -69,11 +71,13 @@ class Rig:
     sink: MemorySink | WavFileSink
 
 
-async def _rig(tmp_path: Path, sink: MemorySink | WavFileSink, **settings: object) -> AsyncIterator[Rig]:
+async def _rig(tmp_path: Path, sink: MemorySink | WavFileSink, synth: Synthesizer | None = None,
+               **settings: object) -> AsyncIterator[Rig]:
     broker = InMemoryBroker()
     service = Service("tts", InMemoryBus(broker, client_id="tts-1"), site_id="hall")
     cfg = Settings(data_dir=tmp_path, sink=["wav"], **settings)  # type: ignore[arg-type]
-    worker = await build_worker(cfg, service, synthesizer=ToneSynthesizer(sample_rate=22_050), local=[sink])
+    worker = await build_worker(cfg, service, synthesizer=synth or ToneSynthesizer(sample_rate=22_050),
+                                local=[sink])
     client = Client(Service("client", InMemoryBus(broker, client_id="client-1")))
     client.service.handle(T.TTS_STATUS, client.on_status)
     client.service.handle(T.AUDIO_OUT, client.on_frame)
@@ -110,6 +114,23 @@ async def test_say_reports_started_sentences_and_ended_with_the_wav_path(rig: Ri
     assert ended.path is not None
     samples = await asyncio.to_thread(read_wav, ended.path, rate=22_050)
     assert abs(samples.size / 22_050 - ended.audio_s) < 0.01
+
+
+async def test_a_prepared_say_is_synthesized_silently_and_its_say_plays_from_the_cache(
+        tmp_path: Path) -> None:
+    tone = ToneSynthesizer(sample_rate=22_050)
+    async for rig in _rig(tmp_path, MemorySink(), CachingSynthesizer(tone)):
+        warm_calls = len(tone.calls)  # the worker's warm-up
+        await rig.client.say("It's 8:21 PM.", "c-prep", prepare=True)
+        await asyncio.sleep(0.3)
+        assert [c[0] for c in tone.calls[warm_calls:]] == ["It's 8:21 PM."]
+        assert not rig.client.statuses["c-prep"] and not rig.sink.replies  # nothing said
+        await rig.client.say("It's 8:21 PM.", "c-prep")
+        assert (await rig.client.ended("c-prep")).reason == "done"
+        assert len(tone.calls) == warm_calls + 1  # played from the cache
+        await rig.client.say("It's 8:22 PM.", "c-next")  # what was not prepared is synthesized
+        assert (await rig.client.ended("c-next")).reason == "done"
+        assert [c[0] for c in tone.calls[warm_calls:]] == ["It's 8:21 PM.", "It's 8:22 PM."]
 
 
 async def test_streamed_parts_make_one_reply_in_order(rig: Rig) -> None:

@@ -6,16 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
-from typing import IO, Any
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,9 +24,11 @@ from tars.contracts.audio import AudioFrame
 from tars.contracts.tts import TtsControl, TtsSay, TtsStatus
 from tars.contracts.wake import WakeEvent
 from tars.runtime import Inbound, Service
-from tars.runtime.mqtt import MqttBus
+from tars.runtime.connect import client_bus
 from tars.testing.fixtures import require_sound_card
+from tars.testing.logged import LoggedProcess, running
 from tars.testing.soundcard import Recording, VirtualSoundCard, virtual_sound_card
+from tars.testing.speech import overlap
 
 pytestmark = [pytest.mark.broker, pytest.mark.e2e, pytest.mark.models]
 SITE = "lab"
@@ -37,20 +37,9 @@ LONG = " ".join(f"This is sentence number {n} of a very long answer." for n in r
 
 @dataclass
 class Worker:
-    proc: subprocess.Popen[str]
+    process: LoggedProcess
     namespace: str
     card: VirtualSoundCard
-    log: list[str] = field(default_factory=list)
-    ready: threading.Event = field(default_factory=threading.Event)
-
-    def pump(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.log.append(line)
-            if "Ready:" in line:
-                self.ready.set()
-
-    def lines(self, needle: str) -> list[str]:
-        return [line for line in self.log if needle in line]
 
 
 @pytest.fixture(scope="module")
@@ -67,26 +56,15 @@ def worker(card: VirtualSoundCard, mqtt_url: str,
     config = tmp / "tars.toml"
     config.write_text(f'[tts]\nsink = "speaker"\ndata_dir = {json.dumps(str(tmp))}\n')
     namespace = f"t{uuid.uuid4().hex[:10]}/"
-    env = {**os.environ, **card.env, "TARS_MQTT_URL": mqtt_url, "TARS_NAMESPACE": namespace,
+    env = {**card.env, "TARS_MQTT_URL": mqtt_url, "TARS_NAMESPACE": namespace,
            "TARS_CONFIG": str(config), "TARS_SITE_ID": SITE}
-    proc = subprocess.Popen([sys.executable, "-m", "tars_tts"], env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    w = Worker(proc, namespace, card)
-    assert proc.stderr is not None
-    threading.Thread(target=w.pump, args=(proc.stderr,), daemon=True).start()
-    if not w.ready.wait(120):
-        proc.kill()
-        pytest.fail("tts worker not ready:\n" + "".join(w.log))
-    yield w
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(20) == 0, "".join(w.log)
-    assert not w.lines("Traceback"), "".join(w.log)
+    with running("tars_tts", env) as process:
+        yield Worker(process, namespace, card)
 
 
 class Client:
     def __init__(self, url: str, namespace: str) -> None:
-        self.service = Service("client", MqttBus(url, f"client-{uuid.uuid4().hex[:6]}",
-                                                 namespace=namespace))
+        self.service = Service("client", client_bus(url, "client", namespace=namespace))
         self.statuses: dict[str, list[tuple[float, TtsStatus]]] = defaultdict(list)
         self.refs: list[tuple[float, AudioFrame, bytes]] = []
         self.changed = asyncio.Event()
@@ -137,16 +115,6 @@ def transcribe_audio(whisper: Any) -> Callable[[Any], str]:
     return run
 
 
-def _overlap(expected: str, heard: str) -> float:
-    import re
-
-    def words(t: str) -> list[str]:
-        return re.sub(r"[^a-z0-9 ]+", " ", t.lower()).split()
-
-    want, got = words(expected), set(words(heard))
-    return sum(w in got for w in want) / len(want)
-
-
 async def test_a_reply_is_heard_on_the_speaker(
         client: Client, card: VirtualSoundCard, transcribe_audio: Callable[[Any], str]) -> None:
     text = "The kitchen lights are off, and the front door is locked for the night."
@@ -163,7 +131,7 @@ async def test_a_reply_is_heard_on_the_speaker(
           f"first sound on the speaker {(first - sent) * 1000:.0f} ms")
     assert first - sent < 2.0
     heard = await asyncio.to_thread(_heard, transcribe_audio, rec)
-    assert _overlap(text, heard) >= 0.8, heard
+    assert overlap(text, heard) >= 0.8, heard
 
 
 async def test_stop_silences_the_speaker_and_ended_is_published(
@@ -181,7 +149,7 @@ async def test_stop_silences_the_speaker_and_ended_is_published(
     print(f"stop -> silence on the speaker: {(last - stop_at) * 1000:.0f} ms")
     assert last - stop_at < 0.3
     assert rec.loud()[-50:].sum() == 0  # and it stays silent
-    assert worker.proc.poll() is None
+    assert worker.process.proc.poll() is None
 
 
 async def test_earcon_on_wake_and_barge_in_stops_the_reply(
@@ -239,21 +207,21 @@ async def test_speaker_unplugged_mid_reply_then_back(
         assert ended.reason in ("done", "stopped", "error") or ended.reason.startswith("error")
         cid2, _ = await client.say("Still answering while the speaker is away.")
         assert (await client.status(cid2, "ended", timeout=30)).reason == "done"
-        assert len(worker.lines("speaker lost")) == 1
+        assert len(worker.process.lines("speaker lost")) == 1
     finally:
         await asyncio.to_thread(card.load_sink, "speaker")
     for _ in range(75):  # up to 15 s
-        if worker.lines("speaker is back"):
+        if worker.process.lines("speaker is back"):
             break
         await asyncio.sleep(0.2)
-    assert worker.lines("speaker is back"), "".join(worker.log[-20:])
+    assert worker.process.lines("speaker is back"), "".join(worker.process.log[-20:])
     text = "The speaker is back and you can hear me again."
     cid3, sent = await client.say(text)
     await client.status(cid3, "ended")
     await asyncio.sleep(0.3)
     heard = await asyncio.to_thread(_heard, transcribe_audio, card.speaker(sent))
-    assert _overlap(text, heard) >= 0.8, heard
-    assert worker.proc.poll() is None
+    assert overlap(text, heard) >= 0.8, heard
+    assert worker.process.proc.poll() is None
 
 
 _CHILD = r"""

@@ -17,7 +17,7 @@ from tars.contracts import topics as T
 from tars.contracts.audio import AudioFrame
 from tars.contracts.wake import WakeEvent
 from tars.runtime import Service
-from tars.runtime.mqtt import MqttBus
+from tars.runtime.connect import client_bus
 from tars.testing.bus_contract import Collector
 
 pytestmark = [pytest.mark.models, pytest.mark.e2e, pytest.mark.broker]
@@ -63,7 +63,7 @@ async def test_the_louder_site_answers_the_faster_stands_down(
 ) -> None:
     speech = say("piper", "Hey Jarvis, what time is it?")
     quiet = (speech.astype(np.float32) * 0.2).astype(np.int16)  # -14 dB: a room further away
-    bus = MqttBus(mqtt_url, "arbitration-test", namespace=namespace)
+    bus = client_bus(mqtt_url, "arbitration-test", namespace=namespace)
     client = Service("client", bus, announce=False)
     wakes = Collector()
     await client.start()

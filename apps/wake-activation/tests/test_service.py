@@ -5,20 +5,25 @@ from __future__ import annotations
 import asyncio
 import struct
 from collections.abc import AsyncIterator, Callable
+from typing import Literal
 
 import numpy as np
 import orjson
 import pytest
 
 from tars.audio import SAMPLE_RATE
+from tars.clients.stt import MicPublisher
 from tars.contracts import decode
 from tars.contracts import topics as T
 from tars.contracts.audio import AudioFrame, AudioPurpose
+from tars.contracts.envelope import Envelope
+from tars.contracts.errors import ErrorEvent
+from tars.contracts.health import Status
 from tars.contracts.llm import LlmCancel
 from tars.contracts.stt import SttFinal
 from tars.contracts.tts import TtsControl, TtsStatus
 from tars.contracts.wake import WakeEvent
-from tars.runtime import InMemoryBroker, InMemoryBus, Service, load_settings
+from tars.runtime import Inbound, InMemoryBroker, InMemoryBus, Service, load_settings
 from tars.testing.bus_contract import Collector
 from tars_wake.service import WakeWorker, setup
 from tars_wake.settings import Settings
@@ -118,6 +123,26 @@ async def test_wrong_rate_is_reported(rig: tuple[Service, WakeWorker, Collector]
     assert event.data["kind"] == "validation" and "8000 Hz" in event.data["reason"]
 
 
+async def test_odd_bytes_and_stereo_are_reported_and_the_worker_keeps_serving(
+    rig: tuple[Service, WakeWorker, Collector], say: Callable[[str, str], Speech]
+) -> None:
+    client, worker, wakes = rig
+    errors = Collector()
+    await client.bus.subscribe(T.SYSTEM_ERROR.filter, errors)
+    frame, topic = AudioFrame(), T.AUDIO_MIC.topic(site="hall")
+    env = Envelope(type=T.AUDIO_MIC.type, site_id="hall", data=frame.model_dump(mode="json"))
+    await worker.on_audio(Inbound(env, frame, topic, b"\0\0\0"))  # as an in-process feed
+    await client.publish(T.AUDIO_MIC, AudioFrame(channels=2), pcm=b"\0\0" * 160,
+                         params={"site": "porch"})
+    got = [decode(m.payload).payload(ErrorEvent) for m in await errors.wait_for(2)]
+    assert [(e.kind, e.topic) for e in got] == [("validation", topic),
+                                                ("validation", T.AUDIO_MIC.topic(site="porch"))]
+    assert "3 bytes: not a whole sample count" in got[0].reason and "2 channel(s)" in got[1].reason
+    assert len(worker.sites) == 0
+    await send(client, "hall", say("piper", "Hey Jarvis, what time is it?"))
+    assert decode((await wakes.wait_for(1, timeout=20))[0].payload).site_id == "hall"
+
+
 async def test_each_detection_is_a_new_turn_id(
     rig: tuple[Service, WakeWorker, Collector], say: Callable[[str, str], Speech]
 ) -> None:
@@ -186,3 +211,67 @@ async def test_made_up_sites_are_bounded_and_malformed_headers_reported(
     finally:
         await client.stop()
         await svc.stop()
+
+
+async def test_a_stream_its_sender_ended_makes_room_for_a_new_site(
+    say: Callable[[str, str], Speech],
+) -> None:
+    """`tars converse` speaks on a new site each run: a finished run's slot goes at once, not
+    after site_idle_s (a site still streaming is never evicted)."""
+    broker = InMemoryBroker()
+    svc = Service("wake", InMemoryBus(broker), heartbeat_s=3600)
+    worker = await setup(load_settings(Settings, max_sites=2), svc)
+    client = Service("client", InMemoryBus(broker), heartbeat_s=3600)
+    wakes = Collector()
+    await svc.start()
+    await client.start()
+    await client.bus.subscribe(T.WAKE_EVENT.filter, wakes)
+    try:
+        quiet = np.zeros(4800, dtype=np.int16)
+        await send(client, "still-streaming", quiet)
+        for run in range(3):  # three runs one after another on new sites
+            mic = MicPublisher(client, f"run{run}")
+            await mic.send(quiet.astype("<i2").tobytes())
+            await mic.end()
+            await drained(worker)
+        await send(client, "run3", say("piper", "Hey Jarvis, what time is it?"))
+        await wakes.wait_for(1, timeout=20)
+        assert worker.sites.refused == 0
+        assert worker.sites.get("still-streaming", "turn") is not None
+    finally:
+        await client.stop()
+        await svc.stop()
+
+
+async def test_the_tts_worker_going_away_or_restarting_leaves_no_site_speaking(
+    rig: tuple[Service, WakeWorker, Collector],
+) -> None:
+    client, worker, _wakes = rig
+
+    async def tts_says(state: Literal["online", "offline"], instance: str) -> None:
+        env = await client.publish(T.SYSTEM_STATUS, Status(state=state, instance=instance),
+                                   params={"service": "tts"})
+        for _ in range(200):
+            peer = worker.tts.get("tts")
+            if peer is not None and peer.since == env.ts:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"the wake worker never saw tts {state}")
+
+    async def speaking(cid: str) -> None:
+        await client.publish(T.TTS_STATUS, TtsStatus(event="started"), site_id="hall", correlation_id=cid)
+        for _ in range(200):
+            if worker.speaking.get("hall") == cid:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("tts never started speaking")
+
+    await tts_says("online", "tts-1")
+    await speaking("r-1")
+    await tts_says("online", "tts-1")  # announced again (a reconnect): still speaking
+    assert worker.speaking == {"hall": "r-1"}
+    await tts_says("online", "tts-2")  # a new instance: the old one's reply is gone
+    assert worker.speaking == {}
+    await speaking("r-2")
+    await tts_says("offline", "tts-2")
+    assert worker.speaking == {}

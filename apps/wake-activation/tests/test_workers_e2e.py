@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from tars.contracts import decode
 from tars.contracts import topics as T
 from tars.contracts.stt import SttFinal
 from tars.contracts.wake import WakeEvent
-from tars.runtime.mqtt import MqttBus
+from tars.runtime.connect import client_bus
 from tars.testing.bus_contract import Collector
 from tars.testing.speech import with_silence
 
@@ -33,7 +32,7 @@ async def test_wav_source_shared_with_wake_over_the_broker(
     audio = np.concatenate([with_silence(wake_audio, before_s=0.5, after_s=1.0), plain,
                             np.zeros(16_000, dtype=np.int16)])
     wav = write_wav(tmp_path / "porch.wav", audio)
-    bus = MqttBus(mqtt_url, f"test-{uuid.uuid4().hex[:8]}", namespace=namespace)
+    bus = client_bus(mqtt_url, "test", namespace=namespace)
     await bus.start()
     wakes, finals = Collector(), Collector()
     await bus.subscribe(T.WAKE_EVENT.filter, wakes)

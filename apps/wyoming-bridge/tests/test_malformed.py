@@ -12,7 +12,7 @@ from wyoming.info import Describe, Info
 from tars.contracts import topics as T
 from tars.contracts.errors import ErrorEvent
 from tars.runtime import Inbound, Service
-from tars.runtime.mqtt import MqttBus
+from tars.runtime.connect import client_bus
 from tars_wyoming.testing import Bridge
 from tars_wyoming.wire import encode_event, read_event
 
@@ -86,7 +86,7 @@ async def test_bad_framing_closes_only_that_connection(bridge: Bridge) -> None:
 
 
 async def test_rejections_are_reported_on_the_bus(bridge: Bridge) -> None:
-    bus = MqttBus(bridge.mqtt_url, "test-wyoming-errors", namespace=bridge.namespace)
+    bus = client_bus(bridge.mqtt_url, "test-wyoming-errors", namespace=bridge.namespace)
     observer = Service("observer", bus, announce=False)
     seen: list[ErrorEvent] = []
 

@@ -17,17 +17,23 @@ from tars.errors import TarsError
 EXPORTS: dict[str, set[str]] = {
     "tars.runtime": {
         "Bus", "BusError", "Clock", "ConfigError", "CoreSettings", "Dispatcher", "InMemoryBroker",
-        "InMemoryBus", "Inbound", "LagMonitor", "ManualClock", "Message", "ModelExecutor",
-        "RequestCancelled", "RequestError", "RequestTimeout", "Requester", "Service", "Subscription",
-        "SystemClock", "TarsError", "Will", "load_settings", "topic_matches",
+        "InMemoryBus", "Inbound", "LagMonitor", "ManualClock", "Message", "ModelExecutor", "Peer",
+        "PeerEvent", "Peers", "RequestCancelled", "RequestError", "RequestTimeout", "Requester",
+        "Service", "Subscription", "SystemClock", "TarsError", "Will", "load_settings", "topic_matches",
+    },
+    "tars.clients": {
+        "Chunk", "FinalCollector", "Heard", "MemoryClient", "MicPublisher", "RouterClient",
+        "RouterWatch", "Speech", "Spoken", "SttClient", "TtsClient", "TurnReply", "lost_turn",
+        "stream_audio",
     },
     "tars.contracts": {
         "SCHEMA_VERSION", "DecodeError", "Envelope", "Payload", "TopicSpec", "decode", "encode",
         "new_id", "topics",
     },
     "tars.audio": {
-        "SAMPLE_RATE", "AudioFormatError", "AudioSink", "AudioSource", "NoAudioDeviceError",
-        "describe_devices", "int16_to_float", "read_wav", "require_device", "resample", "write_wav",
+        "SAMPLE_RATE", "AudioFormatError", "AudioSink", "AudioSource", "BadFrames",
+        "NoAudioDeviceError", "describe_devices", "frame_samples", "int16_to_float", "read_wav",
+        "require_device", "resample", "write_wav",
     },
     "tars.testing.acoustic": {"AcousticStack", "Heard", "Seen", "Watcher", "speech_of"},
     "tars.testing.soundcard": {"Recording", "SoundCardError", "VirtualSoundCard", "available",
@@ -35,12 +41,11 @@ EXPORTS: dict[str, set[str]] = {
     "tars.testing.speech": {"espeak", "espeak_available", "piper", "resample", "with_silence"},
     # the workers' packages (tars_llm pins its own in apps/llm-worker/tests/test_api.py)
     "tars_memory": {
-        "DEFAULT_MODEL_NAME", "AddResult", "AsyncMemory", "CharacterError", "CharacterProfile",
-        "CharacterRepository", "DimensionMismatchError", "EmbedBatcher", "Embedder", "EmbedderConfig",
-        "EmbedderError", "HnswMemoryStore", "IndexConfig", "MemoryEngineError", "MemoryFilter",
-        "MemoryHit", "MemoryRecord", "MemoryStore", "NewMemory", "OpenReport",
-        "SentenceTransformerEmbedder", "StoreClosedError", "StoreConfig", "default_profile_path",
-        "load_profile", "run_benchmark",
+        "DEFAULT_MODEL_NAME", "AddResult", "AsyncMemory", "CharacterError", "CharacterRepository",
+        "DimensionMismatchError", "EmbedBatcher", "Embedder", "EmbedderConfig", "EmbedderError",
+        "HnswMemoryStore", "IndexConfig", "MemoryEngineError", "MemoryFilter", "MemoryRecord",
+        "MemoryStore", "NewMemory", "OpenReport", "ScoredRecord", "SentenceTransformerEmbedder",
+        "StoreClosedError", "StoreConfig", "default_character_file", "load_character", "run_benchmark",
     },
     "tars_router": {
         "ConversationHistory", "EndReason", "Exchange", "Intent", "IntentMatcher", "IntentName",
@@ -63,7 +68,7 @@ EXPORTS: dict[str, set[str]] = {
         "DeclaredTool", "FiredTimer", "FunctionTool", "McpServerConfig", "McpTool", "McpToolHub",
         "ServerEvent", "ServerEventKind", "Timer", "TimerKind", "TimerScheduler", "TimerStatus",
         "TimerStore", "Tool", "ToolArgumentError", "ToolError", "ToolExecutionError", "ToolRegistry",
-        "ToolResult", "ToolSpec", "ToolTimeoutError", "ToolUnavailableError", "Toolbox",
+        "ToolResult", "ToolTimeoutError", "ToolUnavailableError", "Toolbox",
         "UnknownToolError", "build_registry", "memory_tool_specs", "next_occurrence",
         "parse_clock_time",
     },

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from tars.clients.router import LOST_REPLY, RouterWatch
 from tars.contracts import topics as T
 from tars.contracts.health import Status
 from tars.contracts.turn import TurnEvent, TurnResult
 from tars.runtime import InMemoryBroker, InMemoryBus, Service
-from tars.stack.routerwatch import LOST_REPLY, RouterWatch
 
 
 async def _rig() -> tuple[Service, Service, Service, RouterWatch, dict[str, TurnResult]]:

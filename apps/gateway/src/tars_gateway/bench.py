@@ -75,11 +75,11 @@ async def _bus_round(url: str, namespace: str, clips: list[Int16Array], clients:
                      rounds: int) -> dict[str, Any]:
     """The same requests straight on the bus (the gateway's own stt client, no HTTP)."""
     from tars.runtime import Service
-    from tars.runtime.mqtt import MqttBus
+    from tars.runtime.connect import client_bus
     from tars_gateway.routes import Routes
     from tars_gateway.transcribe import SttClient
 
-    service = Service("bench-gateway", MqttBus(url, f"bench-gw-{uuid.uuid4().hex[:8]}", namespace=namespace),
+    service = Service("bench-gateway", client_bus(url, "bench-gw", namespace=namespace),
                       announce=False)
     routes = Routes()
     stt = SttClient(service, routes, f"bench{uuid.uuid4().hex[:6]}", clients)

@@ -8,12 +8,12 @@ from pathlib import Path
 from tars.runtime import Clock, Service, SystemClock
 from tars.stack.auth import load_or_create_token
 from tars_gateway import __version__
-from tars_gateway.chat import RouterClient
+from tars_gateway.chat import ChatClient
 from tars_gateway.health import HealthTable
 from tars_gateway.live import LiveBus, TurnTracker
 from tars_gateway.routes import Routes
 from tars_gateway.settings import Settings
-from tars_gateway.speech import TtsClient
+from tars_gateway.speech import SpeechClient
 from tars_gateway.talk import TalkHub
 from tars_gateway.transcribe import SttClient
 
@@ -24,8 +24,8 @@ class Gateway:
     service: Service
     token: str
     stt: SttClient
-    tts: TtsClient
-    router: RouterClient
+    tts: SpeechClient
+    router: ChatClient
     health: HealthTable
     live: LiveBus
     turns: TurnTracker
@@ -42,8 +42,8 @@ def build_gateway(settings: Settings, service: Service, *, clock: Clock | None =
     gw = Gateway(
         settings=settings, service=service, token=token,
         stt=SttClient(service, routes, prefix, settings.slots, settle_s=settings.settle_s),
-        tts=TtsClient(service, routes, f"{prefix}-speech"),
-        router=RouterClient(service, routes, prefix, settings.slots),
+        tts=SpeechClient(service, f"{prefix}-speech"),
+        router=ChatClient(service, prefix, settings.slots),
         health=HealthTable(service, routes), live=live, turns=TurnTracker(service, routes, live),
         talk=TalkHub(service, routes, settings.browser_site), clock=clock or SystemClock(),
     )

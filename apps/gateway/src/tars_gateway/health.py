@@ -6,25 +6,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from tars.contracts import topics as T
-from tars.contracts.health import Heartbeat, Info, Status
-from tars.runtime import Inbound, Service
+from tars.contracts.health import Heartbeat, Info
+from tars.runtime import Inbound, Peer, Peers, Service
 from tars_gateway.routes import Routes
 
 
 @dataclass
 class WorkerHealth:
-    state: str = "unknown"
-    instance: str = ""
-    since: float = 0.0
-    reason: str | None = None
+    """What a worker told besides its status (which :class:`Peers` keeps)."""
+
     info: Info | None = None
     heartbeat: Heartbeat | None = None
     heartbeat_ts: float = 0.0
 
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"state": self.state, "instance": self.instance, "since": self.since}
-        if self.reason:
-            out["reason"] = self.reason
+    def as_dict(self, peer: Peer | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"state": "unknown", "instance": "", "since": 0.0}
+        if peer is not None:
+            out.update(state=peer.status.state, instance=peer.status.instance, since=peer.since)
+            if peer.status.reason:
+                out["reason"] = peer.status.reason
         if self.info is not None:
             out["version"] = self.info.version
             out["models"] = self.info.models
@@ -38,22 +38,17 @@ class WorkerHealth:
 
 
 class HealthTable:
-    """Keeps ``tars/system/{status,info,heartbeat}/+`` per service."""
+    """Keeps ``tars/system/{status,info,heartbeat}/+`` per service (the status through Peers)."""
 
     def __init__(self, service: Service, routes: Routes) -> None:
         self.workers: dict[str, WorkerHealth] = {}
-        routes.handle(T.SYSTEM_STATUS, self.on_status)
+        self.peers = Peers(service)
         routes.handle(T.SYSTEM_INFO, self.on_info)
         routes.handle(T.SYSTEM_HEARTBEAT, self.on_heartbeat)
 
     def _of(self, topic: str) -> WorkerHealth:
         name = topic.rsplit("/", 1)[-1]
         return self.workers.setdefault(name, WorkerHealth())
-
-    async def on_status(self, msg: Inbound[Status]) -> None:
-        w = self._of(msg.topic)
-        w.state, w.instance, w.reason, w.since = (msg.payload.state, msg.payload.instance, msg.payload.reason,
-                                                  msg.envelope.ts)
 
     async def on_info(self, msg: Inbound[Info]) -> None:
         self._of(msg.topic).info = msg.payload
@@ -63,8 +58,9 @@ class HealthTable:
         w.heartbeat, w.heartbeat_ts = msg.payload, msg.envelope.ts
 
     def online(self, name: str) -> bool:
-        w = self.workers.get(name)
-        return w is not None and w.state == "online"
+        return self.peers.online(name)
 
     def snapshot(self) -> dict[str, Any]:
-        return {name: w.as_dict() for name, w in sorted(self.workers.items())}
+        peers = self.peers.known()
+        return {name: self.workers.get(name, WorkerHealth()).as_dict(peers.get(name))
+                for name in sorted(peers.keys() | self.workers.keys())}

@@ -6,11 +6,9 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from tars.audio.pcm import SAMPLE_RATE, Int16Array
+from tars.clients.stt import stream_audio
 from tars.contracts import topics as T
-from tars.contracts.audio import AudioFrame
 from tars.contracts.envelope import new_id
 from tars.contracts.stt import SttFinal, SttPartial
 from tars.runtime import Inbound, Service
@@ -18,7 +16,7 @@ from tars.stack.converse import speech_end_s
 from tars_gateway.errors import Unavailable
 from tars_gateway.routes import Routes
 
-FRAME_S = 0.1
+FRAME_MS = 100
 # A final whose speech ends this close to the last loud sample of the audio is the last one.
 END_TOLERANCE_S = 0.5
 # Each use of a site starts its audio clock this far after the previous use ended.
@@ -103,7 +101,10 @@ class SttClient:
         pending = _Pending(new_id(), origin)
         self.waiting[slot.site] = pending
         try:
-            await self._stream(slot.site, pending, samples)
+            # a little silence after the audio lets the endpointer close the last utterance
+            await stream_audio(self.service, slot.site, samples, speed=0, frame_ms=FRAME_MS,
+                               trailing_s=0.6, start_s=origin, purpose="transcription",
+                               correlation_id=pending.correlation_id)
             quiet = self.settle_s * 4 + duration * 0.5
             await self._collect(pending, speech_end_s(samples), started + timeout_s, quiet)
         finally:
@@ -115,25 +116,6 @@ class SttClient:
                             f.confidence, f.language) for f in finals if f.text.strip()]
         return Transcript(" ".join(s.text for s in segments), segments[0].language if segments else "en",
                           round(duration, 3), segments, round((time.monotonic() - started) * 1000, 1))
-
-    async def _stream(self, site: str, pending: _Pending, samples: Int16Array) -> None:
-        step = int(FRAME_S * SAMPLE_RATE)
-        # a little silence after the audio lets the endpointer close the last utterance
-        audio = np.concatenate([samples.astype(np.int16), np.zeros(int(0.6 * SAMPLE_RATE), dtype=np.int16)])
-        seq = 0
-        for off in range(0, audio.size, step):
-            chunk = audio[off:off + step]
-            frame = AudioFrame(seq=seq, audio_time_s=round(pending.origin_s + off / SAMPLE_RATE, 4),
-                               purpose="transcription")
-            await self.service.publish(T.AUDIO_MIC, frame, pcm=chunk.astype("<i2").tobytes(),
-                                       params={"site": site}, site_id=site,
-                                       correlation_id=pending.correlation_id)
-            seq += 1
-        end_s = pending.origin_s + audio.size / SAMPLE_RATE
-        await self.service.publish(T.AUDIO_MIC, AudioFrame(seq=seq, audio_time_s=round(end_s, 4), final=True,
-                                                           purpose="transcription"),
-                                   pcm=b"", params={"site": site}, site_id=site,
-                                   correlation_id=pending.correlation_id)
 
     async def _collect(self, pending: _Pending, voiced_s: float, deadline: float, quiet_s: float) -> None:
         """Until the final covering the last loud sample came. Audio with no loud part waits

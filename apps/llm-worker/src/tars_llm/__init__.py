@@ -20,7 +20,7 @@ from tars_llm.errors import (
 )
 from tars_llm.factory import create_chat_model
 from tars_llm.model import ChatModel, SyncChatModel, collect, stream_from_thread
-from tars_llm.prompt import CharacterProfile, PromptBuilder
+from tars_llm.prompt import PromptBuilder
 from tars_llm.toolcalls import ToolCallGate, parse_tool_calls
 from tars_llm.toolloop import (
     CallTool,
@@ -32,13 +32,12 @@ from tars_llm.toolloop import (
 from tars_llm.types import (
     CancelToken,
     ChatEvent,
-    ChatMessage,
     ChatRequest,
     ChatResult,
+    ModelMessage,
+    ModelToolCall,
     SamplingParams,
     TextDelta,
-    ToolCall,
-    ToolSpec,
 )
 
 __version__ = "0.1.0"
@@ -47,9 +46,7 @@ __all__ = [
     "DEFAULT_ASSET",
     "CallTool",
     "CancelToken",
-    "CharacterProfile",
     "ChatEvent",
-    "ChatMessage",
     "ChatModel",
     "ChatRequest",
     "ChatResult",
@@ -61,6 +58,8 @@ __all__ = [
     "ModelAsset",
     "ModelAssetError",
     "ModelLoadError",
+    "ModelMessage",
+    "ModelToolCall",
     "OpenAICompatConfig",
     "PromptBuilder",
     "PromptTooLongError",
@@ -73,11 +72,9 @@ __all__ = [
     "SamplingParams",
     "SyncChatModel",
     "TextDelta",
-    "ToolCall",
     "ToolCallGate",
     "ToolInvocation",
     "ToolLoop",
-    "ToolSpec",
     "collect",
     "create_chat_model",
     "default_cache_dir",

@@ -8,13 +8,14 @@ import threading
 import time
 from typing import Any
 
+from tars.contracts.tools import ToolSpec
 from tars.runtime.settings import load_settings
 from tars_llm.factory import create_chat_model
 from tars_llm.model import collect
 from tars_llm.persona import load_character_file
 from tars_llm.prompt import PromptBuilder
 from tars_llm.settings import Settings
-from tars_llm.types import ChatRequest, SamplingParams, ToolSpec
+from tars_llm.types import ChatRequest, SamplingParams
 
 PROMPTS = (
     "What is the capital of France?",
@@ -22,8 +23,8 @@ PROMPTS = (
     "How far away is the Moon, roughly?",
     "Name a good name for a cat.",
 )
-CALCULATOR = ToolSpec("calculator", "Evaluate an arithmetic expression exactly",
-                      {"type": "object", "properties": {"expression": {"type": "string"}},
+CALCULATOR = ToolSpec(name="calculator", description="Evaluate an arithmetic expression exactly",
+                      parameters={"type": "object", "properties": {"expression": {"type": "string"}},
                        "required": ["expression"]})
 
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import json
 import logging
 import os
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tars.contracts.tools import ToolSpec
+from tars.runtime import ModelExecutor
 from tars_llm.assets import ASSETS, ProgressCallback, default_cache_dir, ensure_model
 from tars_llm.config import LlamaCppConfig
 from tars_llm.errors import ModelLoadError, PromptTooLongError
@@ -25,13 +26,12 @@ from tars_llm.toolcalls import parse_tool_calls
 from tars_llm.types import (
     CancelToken,
     ChatEvent,
-    ChatMessage,
     ChatRequest,
     ChatResult,
     FinishReason,
     JSONDict,
+    ModelMessage,
     TextDelta,
-    ToolSpec,
 )
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Formatter = Callable[[Sequence[ChatMessage], Sequence[ToolSpec]], tuple[str, list[str]]]
+Formatter = Callable[[Sequence[ModelMessage], Sequence[ToolSpec]], tuple[str, list[str]]]
 
 
 @dataclass(slots=True)
@@ -51,6 +51,10 @@ class _Run:
     first_text_at: float | None = None
     tokens: int = 0
     text: list[str] = field(default_factory=list)
+
+
+PREFILL_STEP = 32
+"""Tokens a prefill evaluates between checks for a turn waiting for the model."""
 
 
 class LlamaCppChatModel:
@@ -69,8 +73,7 @@ class LlamaCppChatModel:
         self._format = formatter or _template_formatter(llama, tools_in_template=False)
         self._lock = threading.Lock()
         # llama.cpp's compute threads are started from this thread and inherit its nice value
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tars-llm",
-                                            initializer=lower_priority, initargs=(nice,))
+        self._executor = ModelExecutor("llm", initializer=functools.partial(lower_priority, nice))
         self.prefix_cache = prefix_cache
 
     @classmethod
@@ -126,9 +129,8 @@ class LlamaCppChatModel:
 
     async def aclose(self) -> None:
         """Free the model once a running generation has ended, then stop the executor."""
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._close)
-        self._executor.shutdown(wait=False)
+        await self._executor.run(self._close)
+        self._executor.shutdown()
 
     def _close(self) -> None:
         with self._lock:
@@ -153,10 +155,41 @@ class LlamaCppChatModel:
 
     async def awarm(self, request: ChatRequest) -> dict[str, float]:
         """``warm`` on this model's thread (not on the event loop)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.warm, request)
+        return await self._executor.run(self.warm, request)
 
-    def count_tokens(self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> int:
+    def prefill(self, request: ChatRequest, stop: CancelToken | None = None) -> dict[str, float]:
+        """Evaluate the part of ``request``'s prompt after what the KV cache already holds (the
+        conversation so far, ahead of its next question): that question's turn then starts from
+        here, as ``generate`` reuses the longest common prefix. Background work: on one thread
+        (the others stay free for speech), in steps of ``PREFILL_STEP`` tokens, ending early
+        once ``stop`` is set (a turn waits for the model; what was evaluated still counts)."""
+        with self._lock:
+            llama = self._llama
+            prompt, _ = self._format(request.messages, request.tools)
+            tokens = self._tokenize(prompt)
+            started = time.perf_counter()
+            cached = llama.longest_token_prefix(llama.input_ids[: llama.n_tokens].tolist(), tokens)
+            todo = tokens[cached:] if len(tokens) < llama.n_ctx() - 8 else []
+            done = 0
+            if todo:
+                threads = llama.context_params.n_threads, llama.context_params.n_threads_batch
+                llama._ctx.set_n_threads(1, 1)
+                try:
+                    llama.n_tokens = cached  # eval drops the cache after this point, then appends
+                    while done < len(todo) and not (stop is not None and stop.is_set()):
+                        step = todo[done:done + PREFILL_STEP]
+                        llama.eval(step)
+                        done += len(step)
+                finally:
+                    llama._ctx.set_n_threads(*threads)
+            return {"prompt_tokens": len(tokens), "evaluated": done,
+                    "seconds": round(time.perf_counter() - started, 3)}
+
+    async def aprefill(self, request: ChatRequest, stop: CancelToken | None = None) -> dict[str, float]:
+        """``prefill`` on this model's thread (not on the event loop)."""
+        return await self._executor.run(self.prefill, request, stop)
+
+    def count_tokens(self, messages: Sequence[ModelMessage], tools: Sequence[ToolSpec] = ()) -> int:
         """Return the prompt length in tokens of a conversation."""
         prompt, _ = self._format(messages, tools)
         return len(self._tokenize(prompt))
@@ -295,7 +328,7 @@ def _template_formatter(llama: Llama, *, tools_in_template: bool = True) -> Form
     bos = llama._model.token_get_text(bos_id) if bos_id >= 0 else ""
     jinja = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
 
-    def fmt(messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]) -> tuple[str, list[str]]:
+    def fmt(messages: Sequence[ModelMessage], tools: Sequence[ToolSpec]) -> tuple[str, list[str]]:
         if tools_in_template:
             dicts: list[Any] = [m.to_openai(arguments_as_json=False) for m in messages]
         else:  # results as plain text; the model's own call JSON is left out (it copies it)
@@ -329,7 +362,7 @@ def _named_formatter(chat_format: str) -> Formatter:
     if func is None:
         raise ModelLoadError(f"unknown chat_format {chat_format!r}")
 
-    def fmt(messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]) -> tuple[str, list[str]]:
+    def fmt(messages: Sequence[ModelMessage], tools: Sequence[ToolSpec]) -> tuple[str, list[str]]:
         dicts = [_plain_message(m) for m in messages]
         if tools:
             dicts = _with_tool_instructions(dicts, tools)
@@ -340,7 +373,7 @@ def _named_formatter(chat_format: str) -> Formatter:
     return fmt
 
 
-def _plain_message(message: ChatMessage) -> JSONDict:
+def _plain_message(message: ModelMessage) -> JSONDict:
     """A message for formats without tool roles: tool calls and results become text."""
     if message.role == "tool":
         return {"role": "user", "content": f"The {message.name or 'tool'} tool returned: {message.content}"}

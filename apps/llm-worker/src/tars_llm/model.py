@@ -42,6 +42,11 @@ class PrefixWarming(Protocol):
         """Evaluate or restore ``request``'s prompt; returns prompt_tokens, restored, seconds."""
         ...
 
+    async def aprefill(self, request: ChatRequest, stop: CancelToken | None = None) -> dict[str, float]:
+        """Evaluate what of ``request``'s prompt is not in the cache yet (nothing is generated),
+        ending early once ``stop`` is set; returns prompt_tokens, evaluated, seconds."""
+        ...
+
 
 class SyncChatModel(Protocol):
     """A blocking chat model; run ``generate`` in a dedicated single-thread executor."""

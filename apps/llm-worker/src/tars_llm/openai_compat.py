@@ -26,8 +26,8 @@ from tars_llm.types import (
     ChatResult,
     FinishReason,
     JSONDict,
+    ModelToolCall,
     TextDelta,
-    ToolCall,
 )
 
 log = logging.getLogger(__name__)
@@ -198,11 +198,11 @@ def _apply_chunk(state: _Stream, chunk: JSONDict) -> str:
 def _result(state: _Stream, request: ChatRequest) -> ChatResult:
     end = time.perf_counter()
     text = "".join(state.text)
-    calls: list[ToolCall] = []
+    calls: list[ModelToolCall] = []
     for part in (state.calls[i] for i in sorted(state.calls)):
         args = parse_arguments(part.arguments)
         if part.name in request.tool_names and args is not None:
-            calls.append(ToolCall(id=part.id or new_call_id(), name=part.name, arguments=args))
+            calls.append(ModelToolCall(id=part.id or new_call_id(), name=part.name, arguments=args))
     if not calls and state.finish != "cancelled":
         calls = parse_tool_calls(text, request.tool_names)
     finish: FinishReason

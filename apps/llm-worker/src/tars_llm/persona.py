@@ -3,38 +3,32 @@
 from __future__ import annotations
 
 import logging
-import tomllib
 from pathlib import Path
 
 from tars.contracts.character import Character
-from tars_llm.prompt import CharacterProfile
+from tars.contracts.character_file import read_character
+from tars_llm.prompt import builtin_character
 
 log = logging.getLogger(__name__)
 
 
-def load_character_file(path: Path) -> CharacterProfile:
-    """The profile in ``path`` (TOML); the built-in default when it is missing or invalid."""
+def load_character_file(path: Path) -> Character:
+    """The character in ``path`` (TOML); the built-in persona when it is missing or invalid."""
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
+        character = read_character(path)
     except FileNotFoundError:
         log.warning("no character file at %s: using the built-in persona", path)
-        return CharacterProfile()
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return builtin_character()
+    except OSError as exc:
         log.warning("character file %s unreadable (%s): using the built-in persona", path, exc)
-        return CharacterProfile()
-    try:
-        return CharacterProfile.from_dict(data)
-    except (TypeError, ValueError) as exc:
+        return builtin_character()
+    except ValueError as exc:
         log.warning("character file %s invalid (%s): using the built-in persona", path, exc)
-        return CharacterProfile()
+        return builtin_character()
+    return with_defaults(character, builtin_character())
 
 
-def profile_from_character(character: Character, base: CharacterProfile) -> CharacterProfile:
-    """The profile for a published Character (instructions kept from ``base``)."""
-    return CharacterProfile(
-        name=character.name or base.name,
-        style=character.style or base.style,
-        facts=tuple(character.facts),
-        instructions=base.instructions,
-        traits=tuple(sorted(character.traits.items())),
-    )
+def with_defaults(character: Character, base: Character) -> Character:
+    """``character`` with the name and style of ``base`` where its own are empty."""
+    return character.model_copy(update={"name": character.name or base.name,
+                                        "style": character.style or base.style})

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from tars.contracts.character import Character
+from tars.contracts.tools import ToolSpec
 from tars_llm.config import LLMConfig
 from tars_llm.rules import tool_rules
-from tars_llm.types import ChatMessage, ToolSpec
+from tars_llm.types import ModelMessage
 
 DEFAULT_INSTRUCTIONS = (
     "Answer in one to three short spoken sentences, without markdown, lists or emoji. "
@@ -17,44 +18,29 @@ DEFAULT_INSTRUCTIONS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class CharacterProfile:
-    """Who the assistant is: a name, a speaking style and a few facts about itself."""
+BUILTIN_STYLE = "dry, concise and helpful"
+"""The style when neither the character file nor the published character gives one."""
 
-    name: str = "TARS"
-    style: str = "dry, concise and helpful"
-    facts: tuple[str, ...] = ()
-    instructions: str = DEFAULT_INSTRUCTIONS
-    traits: tuple[tuple[str, int], ...] = ()
-    """Behaviour dials in percent, e.g. ``(("honesty", 90), ("humour", 75))``."""
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CharacterProfile:
-        """Build a profile from a character file's table (unknown keys are ignored)."""
-        facts = data.get("facts", ())
-        dials = data.get("traits", data.get("settings", {}))
-        default = cls()
-        return cls(
-            name=str(data.get("name", default.name)),
-            style=str(data.get("style", default.style)),
-            facts=tuple(str(f) for f in ([facts] if isinstance(facts, str) else facts)),
-            instructions=str(data.get("instructions", DEFAULT_INSTRUCTIONS)),
-            traits=tuple(sorted((str(k), int(v)) for k, v in dict(dials or {}).items())),
-        )
+def builtin_character() -> Character:
+    """The persona used without a (valid) character file."""
+    return Character(name="TARS", style=BUILTIN_STYLE)
 
-    def system_prompt(self) -> str:
-        """The system prompt: persona, style, facts, rules. Depends on nothing per-turn."""
-        style = " ".join(self.style.split())
-        if style and style[-1] not in ".!?":
-            style = f"Your style is {style}."
-        lines = [f"You are {self.name}. {style}".strip(), self.instructions]
-        if self.traits:
-            dials = ", ".join(f"{name} {pct}%" for name, pct in self.traits)
-            lines.append(f"Your settings: {dials}.")
-        if self.facts:
-            lines.append("Facts about you:")
-            lines.extend(f"- {fact}" for fact in self.facts)
-        return "\n".join(lines)
+
+def persona_prompt(character: Character, instructions: str = DEFAULT_INSTRUCTIONS) -> str:
+    """The persona part of the system prompt: name, style, rules, dials, facts. Depends on
+    nothing per-turn."""
+    style = " ".join(character.style.split())
+    if style and style[-1] not in ".!?":
+        style = f"Your style is {style}."
+    lines = [f"You are {character.name}. {style}".strip(), instructions]
+    if character.traits:
+        dials = ", ".join(f"{name} {pct}%" for name, pct in sorted(character.traits.items()))
+        lines.append(f"Your settings: {dials}.")
+    if character.facts:
+        lines.append("Facts about you:")
+        lines.extend(f"- {fact}" for fact in character.facts)
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +54,18 @@ class PromptBuilder:
     for it is reused; the Now line and memories never enter the history.
     """
 
-    profile: CharacterProfile = field(default_factory=CharacterProfile)
+    character: Character = field(default_factory=builtin_character)
+    instructions: str = DEFAULT_INSTRUCTIONS
+    """How to answer (spoken, short, never invent): the same for every persona."""
     max_history_messages: int = 12
     max_memory_snippets: int = 4
     max_memory_chars: int = 600
 
     @classmethod
-    def from_config(cls, config: LLMConfig, profile: CharacterProfile) -> PromptBuilder:
+    def from_config(cls, config: LLMConfig, character: Character) -> PromptBuilder:
         """A builder with the history and memory bounds of ``config``."""
         return cls(
-            profile=profile,
+            character=character,
             max_history_messages=config.max_history_messages,
             max_memory_snippets=config.max_memory_snippets,
         )
@@ -85,24 +73,24 @@ class PromptBuilder:
     def build(
         self,
         user_text: str,
-        history: Sequence[ChatMessage] = (),
+        history: Sequence[ModelMessage] = (),
         memories: Sequence[str] = (),
         *,
         tools: Sequence[ToolSpec] = (),
         now: str = "",
-    ) -> list[ChatMessage]:
+    ) -> list[ModelMessage]:
         """Return the messages for a new user turn (``now``: the Now line's text)."""
-        system = ChatMessage(role="system", content=self.system_text(tools))
+        system = ModelMessage(role="system", content=self.system_text(tools))
         return [system, *self.trim_history(history), self.user_message(user_text, memories, now)]
 
     def system_text(self, tools: Sequence[ToolSpec] = ()) -> str:
         """Persona and rules, then one rule per offered tool."""
         rules = tool_rules(tools)
-        persona = self.profile.system_prompt()
+        persona = persona_prompt(self.character, self.instructions)
         return f"{persona}\n{rules}" if rules else persona
 
     def user_message(self, user_text: str, memories: Sequence[str] = (),
-                     now: str = "") -> ChatMessage:
+                     now: str = "") -> ModelMessage:
         """Memories (if any) before the user's words, the Now line after them (a small model
         copies numbers of a Now line placed first into its tool arguments)."""
         snippets = self._memory_lines(memories)
@@ -110,9 +98,9 @@ class PromptBuilder:
         parts.append(user_text)
         if now:
             parts.append(f"(Now: {now}.)")
-        return ChatMessage(role="user", content="\n\n".join(parts))
+        return ModelMessage(role="user", content="\n\n".join(parts))
 
-    def trim_history(self, history: Sequence[ChatMessage]) -> list[ChatMessage]:
+    def trim_history(self, history: Sequence[ModelMessage]) -> list[ModelMessage]:
         """Keep the newest messages, starting at a user message (no orphan tool results)."""
         kept = [m for m in history if m.role != "system"][-self.max_history_messages :]
         if self.max_history_messages == 0:

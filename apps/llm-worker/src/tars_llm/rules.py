@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tars_llm.types import JSONDict, ToolSpec
+from tars.contracts.tools import ToolSpec
+from tars_llm.types import JSONDict
 
 KNOWN_RULES: dict[str, str] = {
     "get_time": "the time or date, only if the Now line is missing",

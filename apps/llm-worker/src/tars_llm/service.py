@@ -9,17 +9,19 @@ import threading
 import time
 from typing import Any
 
+from tars.clients.memory import MemoryClient
 from tars.contracts import topics as T
 from tars.contracts.character import Character
 from tars.contracts.errors import ErrorKind
-from tars.contracts.health import Status
 from tars.contracts.llm import LlmCancel, LlmRequest, LlmResponse, LlmStreamChunk
-from tars.contracts.memory import MemoryFilter, MemoryQuery, MemoryResults
+from tars.contracts.memory import MemoryFilter, MemoryQuery
 from tars.contracts.tools import ToolCall, ToolRegistry, ToolResult
 from tars.runtime import (
     ConfigError,
     Inbound,
     ModelExecutor,
+    PeerEvent,
+    Peers,
     Requester,
     Service,
     TarsError,
@@ -30,13 +32,13 @@ from tars_llm.context import now_text
 from tars_llm.errors import LLMError, ProviderError
 from tars_llm.factory import create_chat_model
 from tars_llm.model import ChatModel, PrefixWarming, collect
-from tars_llm.persona import load_character_file, profile_from_character
-from tars_llm.prompt import CharacterProfile, PromptBuilder
+from tars_llm.persona import load_character_file, with_defaults
+from tars_llm.prompt import PromptBuilder
 from tars_llm.settings import Settings
 from tars_llm.tooldir import ToolDirectory
 from tars_llm.toolloop import LoopResult, ToolLoop
 from tars_llm.turns import Turn, TurnCancelled, TurnTable, acquire_unless_cancelled, until_cancelled
-from tars_llm.types import ChatMessage, ChatRequest, SamplingParams
+from tars_llm.types import ChatRequest, ModelMessage, SamplingParams
 
 log = logging.getLogger("tars_llm.service")
 
@@ -86,21 +88,22 @@ class LlmWorker:
     """Serves T.LLM_REQUEST one generation at a time (bounded queue) on ``model``."""
 
     def __init__(self, settings: Settings, service: Service, model: ChatModel,
-                 profile: CharacterProfile, config: LLMConfig | None = None, *,
+                 character: Character, config: LLMConfig | None = None, *,
                  owns_model: bool = True, clock: Clock | None = None) -> None:
         self.settings, self.service, self.model = settings, service, model
         self.owns_model = owns_model
         self.clock: Clock = clock or SystemClock(settings.zone())
         self.config = config or settings.engine_config()
-        self.builder = PromptBuilder.from_config(self.config, profile)
-        self.memory: Requester[MemoryResults] = Requester(
-            service, T.MEMORY_QUERY, T.MEMORY_RESULTS, timeout_s=settings.rag_timeout_s)
+        self.builder = PromptBuilder.from_config(self.config, character)
         self.tool_calls: Requester[ToolResult] = Requester(
             service, T.TOOLS_CALL, T.TOOLS_RESULT, timeout_s=settings.tool_timeout_s)
         self.directory = ToolDirectory()
         self.turns = TurnTable()
-        self.memory_online = False
+        self.peers = Peers(service, "memory", "router")
+        self.memory = MemoryClient(service, timeout_s=settings.rag_timeout_s, peers=self.peers)
+        self.peers.listen(self.on_peer)
         embedded = self.config.provider == "llamacpp"
+        self._prefill_stop = threading.Event()
         self._slots = asyncio.Semaphore(1 if embedded else self.config.openai.max_connections)
         self._waiting = 0
         self._warmed_key: tuple[str, tuple[str, ...]] | None = None
@@ -115,8 +118,6 @@ class LlmWorker:
         s.handle(T.LLM_CANCEL, self.on_cancel)
         s.handle(T.TOOLS_REGISTRY, self.on_registry)
         s.handle(T.CHARACTER_CURRENT, self.on_character)
-        s.handle(T.SYSTEM_STATUS, self.on_memory_status, topic=T.SYSTEM_STATUS.topic(service="memory"))
-        s.handle(T.SYSTEM_STATUS, self.on_router_status, topic=T.SYSTEM_STATUS.topic(service="router"))
         s.bus.on_connect(self.on_connect)
         s.models = {"llm": self.model.name}
         s.capabilities = ["llm.request", "llm.stream", "llm.cancel", "tools", "rag"]
@@ -124,18 +125,23 @@ class LlmWorker:
         s.add_cleanup(self.close)
 
     async def start(self) -> None:
-        await self.memory.start()
+        await self.memory.start(self.memory.query)
         await self.tool_calls.start()
         if self._warms():
             await asyncio.sleep(0.3)  # let retained registries and the character arrive
             await self.warm()
             self.service.spawn(self._rewarm(), name="llm-rewarm")
 
-    async def on_router_status(self, msg: Inbound[Status]) -> None:
+    async def on_peer(self, event: PeerEvent) -> None:
         """A router that went offline waits for nothing: its turns stop generating."""
-        gone = msg.payload.instance if msg.payload.state == "offline" else None
+        gone = event.status.instance if event.name == "router" and event.status.state == "offline" else None
         if gone and (n := self.turns.cancel_all(owner=gone)):
             log.warning("router %s went offline: cancelled %d turn(s)", gone, n)
+
+    @property
+    def memory_online(self) -> bool:
+        """Whether the memory worker's last status says online (RAG is skipped otherwise)."""
+        return self.memory.online
 
     async def on_connect(self) -> None:
         """Connected again after losing the broker: routers end the turns in flight (their
@@ -158,17 +164,11 @@ class LlmWorker:
             self._dirty.set()
 
     async def on_character(self, msg: Inbound[Character]) -> None:
-        profile = profile_from_character(msg.payload, self.builder.profile)
-        if profile != self.builder.profile:
-            self.builder = dataclasses.replace(self.builder, profile=profile)
-            log.info("persona updated: %s", profile.name)
+        character = with_defaults(msg.payload, self.builder.character)
+        if character != self.builder.character:
+            self.builder = dataclasses.replace(self.builder, character=character)
+            log.info("persona updated: %s", character.name)
             self._dirty.set()
-
-    async def on_memory_status(self, msg: Inbound[Status]) -> None:
-        online = msg.payload.state == "online"
-        if online != self.memory_online:
-            log.info("memory worker is %s", "online" if online else "offline: answering without memory")
-        self.memory_online = online
 
     async def on_cancel(self, msg: Inbound[LlmCancel]) -> None:
         running = self.turns.cancel(msg.correlation_id)
@@ -176,6 +176,8 @@ class LlmWorker:
 
     # -- one turn -----------------------------------------------------------------------------
     async def on_request(self, msg: Inbound[LlmRequest]) -> None:
+        if msg.payload.prefill:
+            return await self.prefill(msg.payload)
         turn = self.turns.open(msg.correlation_id, msg.envelope.source)
         try:
             response = await self.serve(msg, turn)
@@ -195,6 +197,7 @@ class LlmWorker:
                                                 correlation_id=msg.correlation_id)
                 return LlmResponse(text=BUSY_TEXT, finish_reason="error", error="busy: queue full")
             self._waiting += 1
+            self._prefill_stop.set()  # a prefill under way yields the model to this turn
             try:
                 acquired = await acquire_unless_cancelled(self._slots, turn)
             finally:
@@ -220,7 +223,7 @@ class LlmWorker:
     async def _generate(self, msg: Inbound[LlmRequest], turn: Turn, memories: list[str],
                         stream: _Stream) -> LoopResult:
         request = msg.payload
-        history = [ChatMessage(role=m.role, content=m.content, name=m.name) for m in request.history]
+        history = [ModelMessage.from_chat(m) for m in request.history]
         tools = self.directory.tools() if request.use_tools else ()
         now = now_text(self.clock)
         messages = self.builder.build(request.text, history, memories, tools=tools, now=now)
@@ -273,15 +276,15 @@ class LlmWorker:
         query = MemoryQuery(text=msg.payload.text, k=self.settings.rag_k,
                             threshold=self.settings.rag_min_score, filter=scope)
         try:
-            reply = await until_cancelled(turn, self.memory.request(
+            results = await until_cancelled(turn, self.memory.search(
                 query, correlation_id=msg.correlation_id, site_id=msg.site_id))
         except TarsError as exc:
             log.warning("answering without memory: %s", exc)
             return []
-        if reply.payload.error:
-            log.warning("answering without memory: %s", reply.payload.error)
+        if results.error:
+            log.warning("answering without memory: %s", results.error)
             return []
-        hits = [h for h in reply.payload.hits
+        hits = [h for h in results.hits
                 if h.score >= self.settings.rag_min_score and h.role in RAG_ROLES]
         return [h.text for h in hits]
 
@@ -327,6 +330,27 @@ class LlmWorker:
         log.info("warmed the system+tools prefix: %d prompt tokens %s in %.2f s, %d tools",
                  stats["prompt_tokens"], how, self.warm_stats["seconds"], len(tools))
 
+    async def prefill(self, request: LlmRequest) -> None:
+        """Evaluate a conversation's system, tools and history while it waits for its next
+        question (the router asks after each turn): that question's turn then evaluates only
+        itself. Skipped while a turn generates, or when the model keeps no cache."""
+        if not (self._warms() and isinstance(self.model, PrefixWarming)) or self._slots.locked():
+            return
+        tools = self.directory.tools() if request.use_tools else ()
+        history = self.builder.trim_history([ModelMessage.from_chat(m) for m in request.history])
+        messages = (ModelMessage(role="system", content=self.builder.system_text(tools)), *history)
+        self._prefill_stop.clear()
+        async with self._slots:
+            try:
+                stats = await self.model.aprefill(ChatRequest(messages, tools,
+                                                              SamplingParams(max_tokens=1)),
+                                                  self._prefill_stop)
+            except (LLMError, OSError, RuntimeError) as exc:
+                log.warning("prefill failed: %s", exc)
+                return
+        log.debug("prefilled %d of %d prompt tokens in %.2f s", stats["evaluated"],
+                  stats["prompt_tokens"], stats["seconds"])
+
     async def _rewarm(self) -> None:
         while True:
             await self._dirty.wait()
@@ -367,9 +391,9 @@ async def build_worker(settings: Settings, service: Service, model: ChatModel | 
 
     A ``model`` given by the caller is used as is and not closed at stop; ``clock`` (default:
     the system clock in the configured zone) gives each turn's Now line."""
-    profile = await asyncio.to_thread(load_character_file, settings.character_file)
+    character = await asyncio.to_thread(load_character_file, settings.character_file)
     config = settings.engine_config()
-    worker = LlmWorker(settings, service, model or await load_model(config), profile, config,
+    worker = LlmWorker(settings, service, model or await load_model(config), character, config,
                        owns_model=model is None, clock=clock)
     worker.install()
     return worker

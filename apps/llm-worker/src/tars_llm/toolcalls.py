@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Collection, Iterator
 from typing import Any
 
-from tars_llm.types import JSONDict, ToolCall
+from tars_llm.types import JSONDict, ModelToolCall
 
 _TAG_RE = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
 _FENCE_RE = re.compile(r"```[a-zA-Z0-9_-]*\s*\n?(.*?)(?:```|$)", re.DOTALL)
@@ -67,7 +67,7 @@ def _call_start(text: str) -> tuple[int, bool]:
     return len(text), False
 
 
-def parse_tool_calls(text: str, known: Collection[str]) -> list[ToolCall]:
+def parse_tool_calls(text: str, known: Collection[str]) -> list[ModelToolCall]:
     """Return the calls of known tools written in ``text``; [] means a plain answer.
 
     Accepted shapes: a JSON object ``{"name": ..., "arguments": {...}}`` (``parameters`` or an
@@ -75,7 +75,7 @@ def parse_tool_calls(text: str, known: Collection[str]) -> list[ToolCall]:
     list of such objects, each optionally inside ``<tool_call>`` tags or a ```json fence.
     Calls naming an unknown tool are dropped.
     """
-    calls: list[ToolCall] = []
+    calls: list[ModelToolCall] = []
     for value in _json_values(text):
         for obj in value if isinstance(value, list) else [value]:
             call = _to_call(obj)
@@ -134,8 +134,8 @@ def _decode_at(text: str, start: int) -> tuple[Any, int | None]:
     return None, None
 
 
-def _to_call(obj: Any) -> ToolCall | None:
-    """Convert one decoded JSON object into a ToolCall, or None if it is not one."""
+def _to_call(obj: Any) -> ModelToolCall | None:
+    """Convert one decoded JSON object into a ModelToolCall, or None if it is not one."""
     if not isinstance(obj, dict):
         return None
     if isinstance(obj.get("function"), dict):
@@ -150,7 +150,7 @@ def _to_call(obj: Any) -> ToolCall | None:
     parsed = parse_arguments(args)
     if parsed is None:
         return None
-    return ToolCall(id=new_call_id(), name=name, arguments=parsed)
+    return ModelToolCall(id=new_call_id(), name=name, arguments=parsed)
 
 
 def parse_arguments(args: Any) -> JSONDict | None:

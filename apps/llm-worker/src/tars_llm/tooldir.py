@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tars.contracts.tools import ToolRegistry
-from tars_llm.types import ToolSpec
+from tars.contracts.tools import ToolRegistry, ToolSpec
 
 
 class ToolDirectory:
@@ -17,7 +16,7 @@ class ToolDirectory:
 
     def update(self, registry: ToolRegistry) -> bool:
         """Store one provider's registry; True if the offered tools changed."""
-        specs = tuple(ToolSpec(t.name, t.description, dict(t.parameters)) for t in registry.tools)
+        specs = tuple(registry.tools)
         if specs:
             self._by_provider[registry.provider] = specs
         else:

@@ -10,20 +10,20 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tars.contracts.tools import ToolSpec
 from tars_llm.model import ChatModel
 from tars_llm.repair import is_echo, repair_arguments, ungrounded
 from tars_llm.replygate import ReplyGate
 from tars_llm.toolcalls import looks_like_call
 from tars_llm.types import (
     CancelToken,
-    ChatMessage,
     ChatRequest,
     ChatResult,
     FinishReason,
+    ModelMessage,
+    ModelToolCall,
     SamplingParams,
     TextDelta,
-    ToolCall,
-    ToolSpec,
 )
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ DeltaCallback = Callable[[str], Awaitable[None]]
 class ToolInvocation:
     """One tool call made by the loop and what it returned."""
 
-    call: ToolCall
+    call: ModelToolCall
     output: str
     ok: bool
 
@@ -49,7 +49,7 @@ class LoopResult:
 
     reply: str
     finish_reason: FinishReason
-    new_messages: tuple[ChatMessage, ...]
+    new_messages: tuple[ModelMessage, ...]
     """Assistant tool-call messages, tool results and the final assistant reply, for history."""
     invocations: tuple[ToolInvocation, ...]
     steps: tuple[ChatResult, ...]
@@ -129,7 +129,7 @@ class ToolLoop:
 
     async def run(
         self,
-        messages: Sequence[ChatMessage],
+        messages: Sequence[ModelMessage],
         tools: Sequence[ToolSpec] = (),
         *,
         on_delta: DeltaCallback | None = None,
@@ -187,7 +187,7 @@ class ToolLoop:
         elif question is not None and gate.still_echo and is_echo(question, reply):
             if not retried:
                 log.warning("the model echoed the question: asking again")
-                nudge = ChatMessage(role="user", content=ECHO_NUDGE)
+                nudge = ModelMessage(role="user", content=ECHO_NUDGE)
                 again = _Turn([*turn.convo, nudge], turn.emit, turn.token,
                               dataclasses.replace(turn.params, temperature=max(0.7, turn.params.temperature)))
                 again.new, again.invocations, again.steps = turn.new, turn.invocations, turn.steps
@@ -206,11 +206,11 @@ class ToolLoop:
             await turn.emit(reply)
         elif rest:
             await turn.emit(rest)
-        turn.new.append(ChatMessage(role="assistant", content=reply))
+        turn.new.append(ModelMessage(role="assistant", content=reply))
         return turn.result(reply, result.finish_reason)
 
     @staticmethod
-    def _grounded(call: ToolCall, specs: Mapping[str, ToolSpec], said: str) -> bool:
+    def _grounded(call: ModelToolCall, specs: Mapping[str, ToolSpec], said: str) -> bool:
         spec = specs.get(call.name)
         arguments = _repaired(call, spec).arguments
         missing = ungrounded(arguments, spec.parameters, said) if spec is not None else []
@@ -219,10 +219,10 @@ class ToolLoop:
                         ", ".join(f"{k}={arguments[k]}" for k in missing))
         return not missing
 
-    async def _call_round(self, calls: list[ToolCall], specs: Mapping[str, ToolSpec],
+    async def _call_round(self, calls: list[ModelToolCall], specs: Mapping[str, ToolSpec],
                           turn: _Turn) -> None:
         calls = [_repaired(c, specs.get(c.name)) for c in calls]
-        assistant = ChatMessage(role="assistant", content="", tool_calls=tuple(calls))
+        assistant = ModelMessage(role="assistant", content="", tool_calls=tuple(calls))
         turn.convo.append(assistant)
         turn.new.append(assistant)
         for call in calls:
@@ -235,12 +235,12 @@ class ToolLoop:
                 turn.succeeded.add(call.name)
             elif call.name not in turn.succeeded:  # a failed extra call spoils no earlier result
                 turn.failed[call.name] = _error_reason(invocation.output)
-            message = ChatMessage(role="tool", content=invocation.output, tool_call_id=call.id,
+            message = ModelMessage(role="tool", content=invocation.output, tool_call_id=call.id,
                                   name=call.name)
             turn.convo.append(message)
             turn.new.append(message)
         if self._answer_prompt:
-            turn.convo.append(ChatMessage(role="user", content=self._answer_prompt))
+            turn.convo.append(ModelMessage(role="user", content=self._answer_prompt))
 
     async def _run_model(self, request: ChatRequest, gate: ReplyGate, turn: _Turn) -> ChatResult:
         result: ChatResult | None = None
@@ -258,7 +258,7 @@ class ToolLoop:
             raise RuntimeError(f"{self._model.name} ended its stream without a result")
         return result
 
-    async def _invoke(self, call: ToolCall, done: Sequence[ToolInvocation]) -> ToolInvocation:
+    async def _invoke(self, call: ModelToolCall, done: Sequence[ToolInvocation]) -> ToolInvocation:
         for earlier in done:
             if (earlier.call.name, earlier.call.arguments) == (call.name, call.arguments):
                 return ToolInvocation(call, earlier.output, earlier.ok)
@@ -277,11 +277,11 @@ class ToolLoop:
 class _Turn:
     """The state of one run: the conversation so far and what it produced."""
 
-    convo: list[ChatMessage]
+    convo: list[ModelMessage]
     emit: DeltaCallback
     token: CancelToken
     params: SamplingParams
-    new: list[ChatMessage] = field(default_factory=list)
+    new: list[ModelMessage] = field(default_factory=list)
     invocations: list[ToolInvocation] = field(default_factory=list)
     steps: list[ChatResult] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
@@ -301,7 +301,7 @@ class _Turn:
         return LoopResult(reply, finish, tuple(self.new), tuple(self.invocations), tuple(self.steps))
 
 
-def _repaired(call: ToolCall, spec: ToolSpec | None) -> ToolCall:
+def _repaired(call: ModelToolCall, spec: ToolSpec | None) -> ModelToolCall:
     if spec is None:
         return call
     arguments, dropped = repair_arguments(call.arguments, spec.parameters)

@@ -1,4 +1,10 @@
-"""Value types shared by chat models, the prompt builder and the tool loop."""
+"""Value types shared by chat models, the prompt builder and the tool loop.
+
+A tool is described by the bus contract ``tars.contracts.tools.ToolSpec``. The model's side of
+a conversation has its own types: a ``ModelMessage`` may carry tool calls and tool results,
+which the bus history (``tars.contracts.llm.ChatMessage``) never does, and a ``ModelToolCall``
+keeps the id that pairs a call with its result (the bus ``ToolCall`` has none).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias
+
+from tars.contracts.llm import ChatMessage
+from tars.contracts.tools import ToolSpec
 
 Role: TypeAlias = Literal["system", "user", "assistant", "tool"]
 FinishReason: TypeAlias = Literal["stop", "length", "tool_calls", "cancelled"]
@@ -21,28 +30,8 @@ class CancelToken(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class ToolSpec:
-    """A tool the model may call, described by a JSON schema for its arguments."""
-
-    name: str
-    description: str
-    parameters: JSONDict = field(default_factory=lambda: {"type": "object", "properties": {}})
-
-    def to_openai(self) -> JSONDict:
-        """Return the OpenAI ``tools`` entry for this tool."""
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.parameters,
-            },
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """One call the model asked for."""
+class ModelToolCall:
+    """One call the model asked for, with the id its result message refers to."""
 
     id: str
     name: str
@@ -55,14 +44,19 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
-class ChatMessage:
-    """One message of a conversation."""
+class ModelMessage:
+    """One message of the conversation a chat model is given (tool turns included)."""
 
     role: Role
     content: str
-    tool_calls: tuple[ToolCall, ...] = ()
+    tool_calls: tuple[ModelToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+
+    @classmethod
+    def from_chat(cls, message: ChatMessage) -> ModelMessage:
+        """The model's form of one message of a request's bus history."""
+        return cls(role=message.role, content=message.content, name=message.name)
 
     def to_openai(self, *, arguments_as_json: bool = True) -> JSONDict:
         """Return the OpenAI chat message dict."""
@@ -93,7 +87,7 @@ class SamplingParams:
 class ChatRequest:
     """Everything one generation needs."""
 
-    messages: tuple[ChatMessage, ...]
+    messages: tuple[ModelMessage, ...]
     tools: tuple[ToolSpec, ...] = ()
     params: SamplingParams = SamplingParams()
 
@@ -116,7 +110,7 @@ class ChatResult:
 
     text: str
     finish_reason: FinishReason
-    tool_calls: tuple[ToolCall, ...] = ()
+    tool_calls: tuple[ModelToolCall, ...] = ()
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0

@@ -1,13 +1,12 @@
-"""tars memory engine: sentence embeddings, an hnswlib + SQLite store, the character profile."""
+"""tars memory engine: sentence embeddings, an hnswlib + SQLite store, the character."""
 
 from .aio import AsyncMemory
 from .batching import EmbedBatcher
 from .bench import run_benchmark
 from .character import (
-    CharacterProfile,
     CharacterRepository,
-    default_profile_path,
-    load_profile,
+    default_character_file,
+    load_character,
 )
 from .config import EmbedderConfig, IndexConfig, StoreConfig
 from .embedder import DEFAULT_MODEL_NAME, Embedder, SentenceTransformerEmbedder
@@ -21,10 +20,10 @@ from .errors import (
 from .records import (
     AddResult,
     MemoryFilter,
-    MemoryHit,
     MemoryRecord,
     NewMemory,
     OpenReport,
+    ScoredRecord,
 )
 from .store import HnswMemoryStore, MemoryStore
 
@@ -33,7 +32,6 @@ __all__ = [
     "AddResult",
     "AsyncMemory",
     "CharacterError",
-    "CharacterProfile",
     "CharacterRepository",
     "DimensionMismatchError",
     "EmbedBatcher",
@@ -44,15 +42,15 @@ __all__ = [
     "IndexConfig",
     "MemoryEngineError",
     "MemoryFilter",
-    "MemoryHit",
     "MemoryRecord",
     "MemoryStore",
     "NewMemory",
     "OpenReport",
+    "ScoredRecord",
     "SentenceTransformerEmbedder",
     "StoreClosedError",
     "StoreConfig",
-    "default_profile_path",
-    "load_profile",
+    "default_character_file",
+    "load_character",
     "run_benchmark",
 ]

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from .batching import EmbedBatcher
-from .records import AddResult, MemoryFilter, MemoryHit, NewMemory
+from .records import AddResult, MemoryFilter, NewMemory, ScoredRecord
 from .store import MemoryStore
 
 T = TypeVar("T")
@@ -35,7 +35,7 @@ class AsyncMemory:
 
     async def recall(
         self, query: str, k: int = 5, flt: MemoryFilter | None = None, min_score: float = -1.0
-    ) -> list[MemoryHit]:
+    ) -> list[ScoredRecord]:
         """Nearest memories to a text query; concurrent queries are embedded together."""
         vector = await self._batcher.embed(query)
         return await self._run(self._store.search_vector, vector, k, flt, min_score)

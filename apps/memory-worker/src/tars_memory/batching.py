@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import numpy.typing as npt
+
+from tars.runtime import ModelExecutor
 
 from .embedder import Embedder
 
@@ -29,13 +30,13 @@ class EmbedBatcher:
         *,
         max_batch: int = 64,
         max_wait_ms: float = 5.0,
-        executor: ThreadPoolExecutor | None = None,
+        executor: ModelExecutor | None = None,
     ) -> None:
         self._embedder = embedder
         self._max_batch = max(1, max_batch)
         self._max_wait = max(0.0, max_wait_ms) / 1000.0
         self._own_executor = executor is None
-        self.executor = executor or ThreadPoolExecutor(1, thread_name_prefix="tars-embed")
+        self.executor = executor or ModelExecutor("embed")
         self._queue: asyncio.Queue[_Request] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._inflight: list[_Request] = []
@@ -52,8 +53,7 @@ class EmbedBatcher:
 
     async def embed_many(self, texts: Sequence[str]) -> Vectors:
         """Embed several texts in one executor call."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self._embedder.embed, list(texts))
+        return await self.executor.run(self._embedder.embed, list(texts))
 
     async def _gather(self, queue: asyncio.Queue[_Request]) -> list[_Request]:
         batch = [await queue.get()]
@@ -71,16 +71,13 @@ class EmbedBatcher:
         return batch
 
     async def _run(self, queue: asyncio.Queue[_Request]) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             batch = [r for r in await self._gather(queue) if not r[1].cancelled()]
             if not batch:
                 continue
             self._inflight = batch
             try:
-                vectors = await loop.run_in_executor(
-                    self.executor, self._embedder.embed, [t for t, _ in batch]
-                )
+                vectors = await self.executor.run(self._embedder.embed, [t for t, _ in batch])
             except Exception as exc:  # handed to every waiting caller
                 for _, fut in batch:
                     if not fut.done():
@@ -105,4 +102,4 @@ class EmbedBatcher:
                 self._queue.get_nowait()[1].cancel()
         self._worker = self._queue = None
         if self._own_executor:
-            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor.shutdown()

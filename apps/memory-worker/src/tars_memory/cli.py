@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -38,13 +36,12 @@ TimeoutOpt = Annotated[float, typer.Option(help="Seconds to wait for the memory 
 
 async def _talk(url: str, namespace: str, quiet: bool,
                 fn: Callable[[Service], Awaitable[R]]) -> R:
-    from tars.runtime.mqtt import MqttBus
+    from tars.runtime.connect import client_bus
     from tars.stack.ephemeral import ensure_stack
 
     async with ensure_stack(["memory"], url, namespace=namespace, quiet=quiet) as stack:
-        client = f"tars-memory-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        service = Service("cli-memory", MqttBus(stack.url, client, namespace=namespace,
-                                                connect_timeout=5))
+        service = Service("cli-memory", client_bus(stack.url, "tars-memory", namespace=namespace,
+                                                   connect_timeout=5))
         await service.start()
         try:
             return await fn(service)

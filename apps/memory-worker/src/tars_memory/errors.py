@@ -40,4 +40,4 @@ class StorageError(MemoryEngineError):
 
 
 class CharacterError(MemoryEngineError):
-    """The character profile could not be read, validated or saved."""
+    """The character file or an update of the character is invalid, or could not be saved."""

@@ -11,7 +11,7 @@ from tars.contracts import topics as T
 from tars.contracts.character import Character, CharacterUpdate
 from tars.runtime import Inbound, Service
 
-from .character import CharacterProfile, CharacterRepository, default_profile_path
+from .character import CharacterRepository, default_character_file
 from .errors import CharacterError
 
 log = logging.getLogger(__name__)
@@ -24,16 +24,10 @@ def defaults_file(configured: Path) -> Path:
     if configured.expanduser().is_file():
         return configured.expanduser()
     log.warning("no character file at %s: using the packaged default persona", configured)
-    return default_profile_path()
+    return default_character_file()
 
 
-def to_character(profile: CharacterProfile) -> Character:
-    """The bus form of a profile (its percent dials travel as ``traits``)."""
-    return Character(name=profile.name, style=profile.style, greeting=profile.greeting,
-                     facts=list(profile.facts), traits=dict(profile.settings))
-
-
-def changes_for(profile: CharacterProfile, update: CharacterUpdate) -> dict[str, Any]:
+def changes_for(character: Character, update: CharacterUpdate) -> dict[str, Any]:
     """Translate one update into repository changes. Raises CharacterError.
 
     Fields: ``name`` / ``style`` / ``greeting`` (text), ``traits.<dial>`` (0-100; also
@@ -52,7 +46,7 @@ def changes_for(profile: CharacterProfile, update: CharacterUpdate) -> dict[str,
             pct = None
         if not dial or pct is None:
             raise CharacterError(f"{field} takes a whole number 0-100")
-        return {"settings": {dial: pct}}
+        return {"traits": {dial: pct}}
     if field == "facts":
         facts = [value] if isinstance(value, str) else value
         if not isinstance(facts, list):
@@ -62,8 +56,8 @@ def changes_for(profile: CharacterProfile, update: CharacterUpdate) -> dict[str,
         if not isinstance(value, str) or not value.strip():
             raise CharacterError(f"{field} takes one fact as text")
         fact = value.strip()
-        kept = [f for f in profile.facts if f.casefold() != fact.casefold()]
-        if field == "facts.remove" and len(kept) == len(profile.facts):
+        kept = [f for f in character.facts if f.casefold() != fact.casefold()]
+        if field == "facts.remove" and len(kept) == len(character.facts):
             raise CharacterError(f"no such fact: {fact!r}")
         return {"facts": [*kept, fact] if field == "facts.add" else kept}
     raise CharacterError(
@@ -74,21 +68,21 @@ def changes_for(profile: CharacterProfile, update: CharacterUpdate) -> dict[str,
 class Persona:
     """Keeps the character (TOML defaults + stored overrides) and announces it retained."""
 
-    def __init__(self, service: Service, repo: CharacterRepository, profile: CharacterProfile) -> None:
+    def __init__(self, service: Service, repo: CharacterRepository, character: Character) -> None:
         self.service = service
         self.repo = repo
-        self.profile = profile
+        self.character = character
         self._lock = asyncio.Lock()
 
     async def publish(self) -> None:
         """Publish the current character (retained); also run on every reconnect."""
-        await self.service.publish(T.CHARACTER_CURRENT, to_character(self.profile))
+        await self.service.publish(T.CHARACTER_CURRENT, self.character)
 
     async def on_update(self, msg: Inbound[CharacterUpdate]) -> None:
         async with self._lock:
             try:
-                changes = changes_for(self.profile, msg.payload)
-                self.profile = await asyncio.to_thread(self.repo.update, changes)
+                changes = changes_for(self.character, msg.payload)
+                self.character = await asyncio.to_thread(self.repo.update, changes)
             except CharacterError as exc:
                 await self.service.report_error("request", f"character update refused: {exc}",
                                                 topic=msg.topic, correlation_id=msg.correlation_id)

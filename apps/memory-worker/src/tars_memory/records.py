@@ -43,8 +43,9 @@ class MemoryRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class MemoryHit:
-    """A search result: the memory and its cosine similarity to the query (1 = identical)."""
+class ScoredRecord:
+    """A search result of the store: the record and its cosine similarity to the query
+    (1 = identical). On the bus it travels as ``tars.contracts.memory.MemoryHit``."""
 
     record: MemoryRecord
     score: float

@@ -29,7 +29,7 @@ from .character import CharacterRepository
 from .embedder import Embedder
 from .errors import MemoryEngineError, StorageError
 from .persona import Persona, defaults_file
-from .records import MemoryFilter, MemoryHit, NewMemory
+from .records import MemoryFilter, NewMemory, ScoredRecord
 from .settings import Settings
 from .store import DB_FILE, INDEX_FILE, HnswMemoryStore
 from .turns import memories_from_turn
@@ -53,7 +53,8 @@ def to_filter(flt: bus.MemoryFilter | None, contains: str | None = None) -> Memo
                         roles=tuple(flt.roles) if flt.roles is not None else None)
 
 
-def to_hit(hit: MemoryHit) -> bus.MemoryHit:
+def to_hit(hit: ScoredRecord) -> bus.MemoryHit:
+    """The bus form of a search result (the one place the two meet)."""
     r = hit.record
     return bus.MemoryHit(id=r.id, text=r.text, score=round(hit.score, 4), role=r.role, site_id=r.site,
                   ts=r.time, source=r.source or "")
@@ -225,13 +226,13 @@ async def build_with(settings: Settings, service: Service, embedder: Embedder) -
         defaults = defaults_file(settings.character_file)
         repo = await asyncio.to_thread(CharacterRepository, settings.folder() / "character.sqlite3",
                                        defaults)
-        profile = await asyncio.to_thread(repo.load)
+        character = await asyncio.to_thread(repo.load)
     except MemoryEngineError as exc:
         await batcher.aclose()
         raise ConfigError(f"memory: {exc}") from exc
     memory = AsyncMemory(store, batcher)
     worker = MemoryWorker(service, settings, memory, store)
-    persona = Persona(service, repo, profile)
+    persona = Persona(service, repo, character)
     service.handle(T.MEMORY_QUERY, worker.on_query)
     service.handle(T.MEMORY_INGEST, worker.on_ingest)
     service.handle(T.MEMORY_FORGET, worker.on_forget)

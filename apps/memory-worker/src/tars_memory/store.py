@@ -23,10 +23,10 @@ from .index import HnswIndex, Manifest
 from .records import (
     AddResult,
     MemoryFilter,
-    MemoryHit,
     MemoryRecord,
     NewMemory,
     OpenReport,
+    ScoredRecord,
     normalize_text,
 )
 
@@ -55,12 +55,12 @@ class MemoryStore(Protocol):
 
     def search(
         self, query: str, k: int = 5, flt: MemoryFilter | None = None, min_score: float = -1.0
-    ) -> list[MemoryHit]: ...
+    ) -> list[ScoredRecord]: ...
 
     def search_vector(
         self, vector: Vectors, k: int = 5, flt: MemoryFilter | None = None,
         min_score: float = -1.0,
-    ) -> list[MemoryHit]: ...
+    ) -> list[ScoredRecord]: ...
 
     def get(self, ids: Sequence[int]) -> list[MemoryRecord]: ...
 
@@ -308,7 +308,7 @@ class HnswMemoryStore:
     # -- query ------------------------------------------------------------------------------
     def search(
         self, query: str, k: int = 5, flt: MemoryFilter | None = None, min_score: float = -1.0
-    ) -> list[MemoryHit]:
+    ) -> list[ScoredRecord]:
         """Embed the query and return up to k hits with score >= min_score, best first."""
         with self._lock:
             self._check_open()
@@ -317,7 +317,7 @@ class HnswMemoryStore:
     def search_vector(
         self, vector: Vectors, k: int = 5, flt: MemoryFilter | None = None,
         min_score: float = -1.0,
-    ) -> list[MemoryHit]:
+    ) -> list[ScoredRecord]:
         """Nearest stored memories to a query vector (filtered searches over few rows are
         exact; larger ones use hnswlib's filter callback)."""
         with self._lock:
@@ -335,7 +335,7 @@ class HnswMemoryStore:
                     ids, scores = self._ann(query, k, allowed, set(allowed).__contains__)
             records = self._db.records(ids)
             return [
-                MemoryHit(records[i], s)
+                ScoredRecord(records[i], s)
                 for i, s in zip(ids, scores, strict=True)
                 if i in records and s >= min_score
             ]

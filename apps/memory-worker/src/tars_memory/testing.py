@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from tars import clients
 from tars.contracts import topics as T
 from tars.contracts.character import Character
 from tars.contracts.errors import ErrorEvent
@@ -18,7 +19,6 @@ from tars.contracts.memory import (
     MemoryIngest,
     MemoryQuery,
     MemoryResults,
-    MemoryStatsRequest,
 )
 from tars.runtime import Inbound, Requester, Service
 
@@ -60,19 +60,12 @@ class HashingEmbedder:
         return normalize_rows(out)
 
 
-class MemoryClient:
-    """Talks to a memory worker the way other workers do: Requesters, plus error / character taps."""
+class MemoryClient(clients.MemoryClient):
+    """Talks to a memory worker the way other workers do (the tars client), plus error / character
+    taps; ``start`` starts the service too."""
 
     def __init__(self, service: Service, timeout_s: float = 10.0) -> None:
-        self.service = service
-        self.query: Requester[MemoryResults] = Requester(service, T.MEMORY_QUERY, T.MEMORY_RESULTS,
-                                                         timeout_s=timeout_s)
-        self.ingest: Requester[MemoryAck] = Requester(service, T.MEMORY_INGEST, T.MEMORY_ACK,
-                                                      timeout_s=timeout_s)
-        self.forget: Requester[MemoryAck] = Requester(service, T.MEMORY_FORGET, T.MEMORY_ACK,
-                                                      timeout_s=timeout_s)
-        self.stats: Requester[MemoryAck] = Requester(service, T.MEMORY_STATS, T.MEMORY_ACK,
-                                                     timeout_s=timeout_s)
+        super().__init__(service, timeout_s=timeout_s)
         self.errors: asyncio.Queue[Inbound[ErrorEvent]] = asyncio.Queue()
         self.characters: asyncio.Queue[Character] = asyncio.Queue()
         service.handle(T.SYSTEM_ERROR, self.errors.put)
@@ -81,25 +74,20 @@ class MemoryClient:
     async def _on_character(self, msg: Inbound[Character]) -> None:
         await self.characters.put(msg.payload)
 
-    async def start(self) -> None:
+    async def start(self, *requesters: Requester[Any]) -> None:
         """Start the service and the reply subscriptions."""
         await self.service.start()
-        for req in (self.query, self.ingest, self.forget, self.stats):
-            await req.start()
+        await super().start(*(requesters or (self.query, self.ingest, self.forget, self.stats)))
 
     async def close(self) -> None:
-        for req in (self.query, self.ingest, self.forget, self.stats):
-            await req.close()
+        await super().close()
         await self.service.stop()
 
     async def remember(self, text: str, role: str = "fact", site: str | None = None,
                        ts: float | None = None) -> MemoryAck:
         payload = MemoryIngest.model_validate({"text": text, "role": role, "source": "test",
                                                "ts": ts})
-        return (await self.ingest.request(payload, site_id=site)).payload
+        return await self.store(payload, site_id=site)
 
     async def recall(self, text: str, **kw: Any) -> Inbound[MemoryResults]:
         return await self.query.request(MemoryQuery.model_validate({"text": text, **kw}))
-
-    async def count(self) -> dict[str, float]:
-        return (await self.stats.request(MemoryStatsRequest())).payload.stats

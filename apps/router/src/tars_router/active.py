@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tars.contracts.llm import ChatMessage, LlmResponse
-from tars_router.sentences import SentenceSplitter
+from tars_router.sentences import STREAMED, SentenceSplitter
 from tars_router.turns import TurnMachine
 
 Path = Literal["intent", "llm", "error"]
@@ -28,7 +28,7 @@ class ActiveTurn:
     replies: list[str] = field(default_factory=list)
     tools: list[str] = field(default_factory=list)
     first_token_ms: float | None = None
-    splitter: SentenceSplitter = field(default_factory=SentenceSplitter)
+    splitter: SentenceSplitter = field(default_factory=lambda: SentenceSplitter(STREAMED))
     fed: str = ""
     index: int = 0  # next TTS_SAY index
     llm_requested: bool = False
@@ -68,6 +68,7 @@ class SiteState:
     wake_ts: float | None = None
     ahead: ActiveTurn | None = None  # work ahead on a speculative transcript
     requests: dict[str, int] = field(default_factory=dict)  # turn id -> LLM requests made
+    prefilled: int = 0  # hash of the history the LLM was last asked to prefill
 
     def llm_id(self, turn_id: str) -> str:
         """The id of a turn's next LLM request: the turn id, then (a redo) a derived one."""

@@ -3,44 +3,38 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from typing import Annotated, Any
 
 import typer
 
 from tars.cli.common import configured_url, fail, print_json
-from tars.contracts import topics as T
-from tars.contracts.envelope import new_id
+from tars.clients.router import RouterClient
 from tars.contracts.turn import TextTurn
 from tars.runtime import Service
 from tars.runtime.errors import BusError, ConfigError
 from tars.runtime.settings import CoreSettings, load_settings
-from tars.stack.routerwatch import TurnWaiter
 
 
 async def run_ask(text: str, url: str, namespace: str, *, speak: bool, use_llm: bool,
                   timeout_s: float, site: str | None, quiet: bool) -> dict[str, Any]:
     """Make sure the workers run, send the text, return the turn's result as a dict."""
-    from tars.runtime.mqtt import MqttBus
+    from tars.runtime.connect import client_bus
     from tars.stack.ephemeral import ensure_stack
 
     needed = ["router", "llm", "tools"] if use_llm else ["router"]
     async with ensure_stack(needed, url, namespace=namespace, quiet=quiet) as stack:
-        service = Service("cli-ask", MqttBus(stack.url, f"tars-ask-{os.getpid()}-{uuid.uuid4().hex[:6]}",
-                                             namespace=namespace, connect_timeout=5))
-        waiter = TurnWaiter(service)
+        service = Service("cli-ask", client_bus(stack.url, "tars-ask", namespace=namespace,
+                                                connect_timeout=5))
+        router = RouterClient(service)
         await service.start()
         try:
-            cid = new_id()
-            fut = waiter.expect(cid)
-            await service.publish(T.ROUTER_TEXT, TextTurn(text=text, speak=speak),
-                                  correlation_id=cid, site_id=site)
-            result = await waiter.wait(cid, fut, timeout_s)
+            # settle_s: the "ended" event published just before the result may land after it
+            reply = await router.ask(TextTurn(text=text, speak=speak), site_id=site,
+                                     timeout_s=timeout_s, settle_s=0.05)
+            result = reply.result
             if not result.text:
                 result = result.model_copy(update={"text": text})
-            await asyncio.sleep(0.05)  # let the "ended" event published just before land
-            return {"correlation_id": cid, **result.model_dump(), "events": waiter.stages.pop(cid)}
+            return {"correlation_id": reply.correlation_id, **result.model_dump(), "events": reply.events}
         finally:
             await service.stop()
 

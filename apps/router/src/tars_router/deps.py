@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
-
 from tars.errors import TarsError
 
-log = logging.getLogger(__name__)
-
 WATCHED = ("llm", "tools", "memory", "tts")
+"""The workers whose status the router follows (through :class:`tars.runtime.Peers`)."""
 
 APOLOGIES: dict[str, str] = {
     "llm_timeout": "My language model is taking too long to answer. Please try again.",
@@ -38,21 +35,3 @@ class DependencyDown(TarsError):
         super().__init__(reason)
         self.reason = reason
 
-
-class Dependencies:
-    """Online state per watched worker, from their retained status (None: never heard)."""
-
-    def __init__(self) -> None:
-        self.online: dict[str, bool | None] = dict.fromkeys(WATCHED)
-
-    def update(self, service: str, online: bool) -> bool:
-        """Record a status; True when it changed (logged once per change)."""
-        if service not in self.online or self.online[service] == online:
-            return False
-        log.info("%s worker is %s", service, "online" if online else "offline")
-        self.online[service] = online
-        return True
-
-    def down(self, service: str) -> bool:
-        """True only when the worker said it is offline (or its last will did)."""
-        return self.online.get(service) is False

@@ -17,9 +17,11 @@ class Exchange:
 
 
 class ConversationHistory:
-    """The last ``max_turns`` exchanges, oldest first."""
+    """At most ``max_turns`` exchanges, oldest first. When full, the oldest half goes at once
+    (not one a turn): the history, and so the LLM prompt it starts, keeps the same beginning
+    for several turns, and the model's cache of it is reused instead of evaluated again."""
 
-    def __init__(self, max_turns: int = 8) -> None:
+    def __init__(self, max_turns: int = 6) -> None:
         if max_turns < 1:
             raise ValueError("max_turns must be >= 1")
         self._items: deque[Exchange] = deque(maxlen=max_turns)
@@ -36,7 +38,10 @@ class ConversationHistory:
         return self._items.maxlen or 0
 
     def add(self, exchange: Exchange) -> None:
-        """Append, dropping the oldest exchange when full."""
+        """Append; when full, drop the oldest half first."""
+        if len(self._items) == self.max_turns:
+            for _ in range(max(1, self.max_turns // 2)):
+                self._items.popleft()
         self._items.append(exchange)
 
     def clear(self) -> None:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 
 from tars.contracts import topics as T
 from tars.contracts.llm import ChatMessage, LlmCancel, LlmRequest, LlmResponse
 from tars.contracts.tts import TtsSay
-from tars.runtime import Service
+from tars.runtime import Peers, Service
 from tars.runtime.clock import Clock
 from tars_router.active import ActiveTurn, SiteState
-from tars_router.deps import APOLOGIES, Dependencies, DependencyDown, classify_llm_error
+from tars_router.deps import APOLOGIES, DependencyDown, classify_llm_error
 from tars_router.settings import Settings
 from tars_router.turns import Transition
 
@@ -25,7 +26,7 @@ class Replier:
     settings: Settings
     service: Service
     clock: Clock
-    deps: Dependencies
+    deps: Peers
     turns: dict[str, ActiveTurn]
     by_llm: dict[str, ActiveTurn]  # LLM request id -> turn
 
@@ -39,15 +40,31 @@ class Replier:
     async def _request_llm(self, turn: ActiveTurn, st: SiteState) -> None:
         turn.response = asyncio.get_running_loop().create_future()
         turn.activity.clear()
-        history = turn.history if turn.history is not None else [
-            ChatMessage(role=m["role"], content=m["content"])  # type: ignore[arg-type]
-            for m in st.machine.history.messages()]
+        history = turn.history if turn.history is not None else self._history(st)
         request = LlmRequest(text=turn.text, history=history, max_tokens=self.settings.max_tokens,
                              temperature=self.settings.temperature)
         self.by_llm[turn.llm_cid] = turn
         await self.service.publish(T.LLM_REQUEST, request, correlation_id=turn.llm_cid,
                                    site_id=turn.site, expiry_s=self.settings.think_timeout_s)
         turn.llm_requested = True
+
+    @staticmethod
+    def _history(st: SiteState) -> list[ChatMessage]:
+        return [ChatMessage(role=m["role"], content=m["content"])  # type: ignore[arg-type]
+                for m in st.machine.history.messages()]
+
+    async def prefill(self, st: SiteState) -> None:
+        """A turn ended: the LLM evaluates the site's conversation so far while the user is
+        quiet, so the next question's turn evaluates only the question (``llm_prefill``)."""
+        history = self._history(st)
+        key = hash(tuple((m.role, m.content) for m in history))
+        if not self.settings.llm_prefill or not history or key == st.prefilled \
+                or self.deps.down("llm"):
+            return
+        st.prefilled = key
+        await self.service.publish(T.LLM_REQUEST, LlmRequest(text="", history=history, prefill=True),
+                                   correlation_id=uuid.uuid4().hex[:12], site_id=st.machine.site,
+                                   expiry_s=10)
 
     async def _llm(self, turn: ActiveTurn, st: SiteState, *, requested: bool = False) -> None:
         """Ask the LLM (unless work ahead already did), stream the reply, end the turn."""
@@ -113,6 +130,7 @@ class Replier:
     async def _say(self, turn: ActiveTurn, st: SiteState, text: str, *, final: bool) -> None:
         if not turn.confirmed.is_set():  # worked ahead: nothing is said before the final
             turn.held.append((text, final))
+            await self.prepare(turn, text, index=turn.index + len(turn.held) - 1)
             return
         turn.stamp("first_sentence", self.clock.time())
         turn.replies.append(text)
@@ -127,6 +145,12 @@ class Replier:
         held, turn.held = turn.held, []
         for text, final in held:
             await self._say(turn, st, text, final=final)
+
+    async def prepare(self, turn: ActiveTurn, text: str, *, index: int) -> None:
+        """Worked ahead: TTS synthesizes ``text`` now, so its say after the final starts at once."""
+        if turn.speak and self.settings.work_ahead_tts and not self.deps.down("tts"):
+            say = TtsSay(text=text, stream=turn.path == "llm", index=index, prepare=True)
+            await self.service.publish(T.TTS_SAY, say, correlation_id=turn.cid, site_id=turn.site)
 
     async def _publish_say(self, turn: ActiveTurn, text: str, *, final: bool) -> None:
         say = TtsSay(text=text, stream=turn.path == "llm", final=final, index=turn.index)

@@ -30,15 +30,24 @@ class SplitterConfig:
 
     ``max_chars``: a run-on segment longer than this is cut at the last comma/semicolon/colon
     (or, failing that, the last space) so TTS is never starved; ``min_soft_chars``: a soft cut
-    is only taken after at least this many characters.
+    is only taken after at least this many characters; ``first_clause_chars``: when > 0, the
+    first clause of the text (at its first comma/semicolon/colon/dash at least this far in) comes
+    out alone as soon as it is complete, so TTS starts on it while the rest is generated.
     """
 
     max_chars: int = 180
     min_soft_chars: int = 40
+    first_clause_chars: int = 0
 
     def __post_init__(self) -> None:
         if self.max_chars < 20 or not 0 < self.min_soft_chars < self.max_chars:
             raise ValueError("need max_chars >= 20 and 0 < min_soft_chars < max_chars")
+        if not 0 <= self.first_clause_chars < self.max_chars:
+            raise ValueError("need 0 <= first_clause_chars < max_chars")
+
+
+STREAMED = SplitterConfig(first_clause_chars=4)
+"""A reply streamed to TTS: its first clause is spoken alone (as the tts worker does)."""
 
 
 class SentenceSplitter:
@@ -53,6 +62,7 @@ class SentenceSplitter:
     def __init__(self, config: SplitterConfig | None = None) -> None:
         self._config = config or SplitterConfig()
         self._buf = ""
+        self._emitted = False
 
     @property
     def pending(self) -> str:
@@ -76,11 +86,14 @@ class SentenceSplitter:
     def reset(self) -> None:
         """Drop pending text (for example after a barge-in)."""
         self._buf = ""
+        self._emitted = False
 
     def _drain(self, *, final: bool) -> list[str]:
         out: list[str] = []
         while self._buf:
             cut = _find_boundary(self._buf, final=final)
+            if cut is None and not self._emitted:
+                cut = self._first_clause_cut()
             if cut is None:
                 cut = self._run_on_cut()
             if cut is None:
@@ -89,7 +102,18 @@ class SentenceSplitter:
             text = _clean(piece)
             if text:
                 out.append(text)
+                self._emitted = True
         return out
+
+    def _first_clause_cut(self) -> int | None:
+        least = self._config.first_clause_chars
+        if least <= 0:
+            return None
+        found = [(at, mark) for mark in SOFT_BREAKS if (at := self._buf.find(mark, least - 1)) >= 0]
+        if not found:
+            return None
+        at, mark = min(found)
+        return at + len(mark) if _clean(self._buf[:at]) else None
 
     def _run_on_cut(self) -> int | None:
         cfg = self._config

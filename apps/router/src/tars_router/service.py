@@ -9,19 +9,18 @@ from collections import Counter, OrderedDict
 from zoneinfo import ZoneInfo
 
 from tars.contracts import topics as T
-from tars.contracts.health import Status
 from tars.contracts.llm import ChatMessage, LlmCancel, LlmResponse, LlmStreamChunk
 from tars.contracts.stt import SttFinal, SttPartial
 from tars.contracts.tools import ToolCall, ToolResult
 from tars.contracts.tts import TtsControl, TtsStatus
 from tars.contracts.turn import TextTurn, TurnEvent, TurnResult
 from tars.contracts.wake import WakeEvent
-from tars.runtime import Inbound, Requester, Service, TarsError
+from tars.runtime import Inbound, PeerEvent, Peers, Requester, Service, TarsError
 from tars.runtime.clock import SystemClock
 from tars.runtime.errors import ConfigError
 from tars_router.active import ActiveTurn, SiteState
 from tars_router.answers import LocalAnswers, arithmetic, fact_of, say_number
-from tars_router.deps import Dependencies, DependencyDown
+from tars_router.deps import WATCHED, DependencyDown
 from tars_router.gate import Gate, Verdict
 from tars_router.intents import Intent, IntentMatcher, IntentName, normalize
 from tars_router.replies import Replier
@@ -50,7 +49,8 @@ class Router(Replier):
         self.gate = Gate(self.phrases, self.matcher, self.clock,
                          settings.wake_window_s + settings.listen_timeout_s)
         self.answers = LocalAnswers(settings.assistant_name, self.clock)
-        self.deps = Dependencies()
+        self.deps = Peers(service, *WATCHED)
+        self.deps.listen(self.on_status)
         self.tools: Requester[ToolResult] = Requester(service, T.TOOLS_CALL, T.TOOLS_RESULT,
                                                       timeout_s=settings.intent_tool_timeout_s)
         self.sites: OrderedDict[str, SiteState] = OrderedDict()  # least recently used first
@@ -130,11 +130,10 @@ class Router(Replier):
         await self._start(st, msg.correlation_id, text, msg.payload.speak, self.matcher.match(text),
                           {"final": msg.envelope.ts}, voice=False, history=msg.payload.history)
 
-    async def on_status(self, msg: Inbound[Status]) -> None:
-        service = msg.topic.rsplit("/", 1)[-1]
-        online = msg.payload.state == "online"
-        if not self.deps.update(service, online) or online:
+    async def on_status(self, event: PeerEvent) -> None:
+        if not event.went_offline:
             return
+        service = event.name
         for turn in list(self.turns.values()):  # a worker died mid-turn: say so within 3 s
             if service == "llm":
                 self._fail(turn, "llm_offline")
@@ -322,6 +321,9 @@ class Router(Replier):
         if intent is not None:
             turn.path, turn.intent = "intent", intent.name.value  # the final re-resolves it
             turn.stamp("intent", self.clock.time())
+            answer = self.answers.answer(intent)
+            if answer.action is None and answer.text:  # a reply with no side effect: synthesize it
+                await self.prepare(turn, answer.text, index=0)
             return
         if self.settings.work_ahead_llm and not self.deps.down("llm"):
             await self._request_llm(turn, st)
@@ -410,6 +412,8 @@ class Router(Replier):
                             tools=turn.tools, first_token_ms=turn.first_token_ms, spoken=spoken,
                             reason=turn.reason or reason.value, stages=dict(turn.stages))
         await self.service.publish(T.TURN_RESULT, result, correlation_id=cid, site_id=turn.site)
+        if turn.history is None:  # the site's own conversation (not a client's)
+            await self.prefill(st)
 
     def _arm(self, st: SiteState) -> None:
         if st.deadline is not None:
@@ -450,7 +454,6 @@ async def build_router(settings: Settings, service: Service) -> Router:
     service.handle(T.LLM_STREAM, router.on_chunk)
     service.handle(T.LLM_RESPONSE, router.on_response)
     service.handle(T.TTS_STATUS, router.on_tts_status)
-    service.handle(T.SYSTEM_STATUS, router.on_status)
     service.bus.on_connect(router.on_connect)
     service.add_cleanup(router.close)
     service.capabilities = ["intents:" + ",".join(n.value for n in IntentName), "llm", "barge_in",

@@ -43,6 +43,13 @@ class Settings(CoreSettings, TurnWindows):
     work_ahead: bool = Field(default=True, description="Resolve speculative transcripts early")
     work_ahead_llm: bool = Field(default=True,
                                  description="Also start the LLM on a speculative transcript")
+    llm_prefill: bool = Field(default=True,
+                              description="After each turn, have the LLM evaluate the "
+                                          "conversation so far, so the next question evaluates "
+                                          "only itself")
+    work_ahead_tts: bool = Field(default=True,
+                                 description="Have TTS synthesize a worked-ahead reply before the "
+                                             "final confirms it")
 
     def turn_config(self) -> TurnConfig:
         """The turn windows of these settings, for a turn machine."""

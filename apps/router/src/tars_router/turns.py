@@ -47,7 +47,8 @@ class TurnWindows(BaseModel):
     speak_timeout_s: float = Field(default=60.0, gt=0, description="Silence from TTS while speaking")
     follow_up_window_s: float = Field(default=6.0, ge=0,
                                       description="Listen without the wake word; 0 = no follow-ups")
-    history_turns: int = Field(default=8, ge=1, description="Exchanges kept as LLM history")
+    history_turns: int = Field(default=6, ge=1, description="Exchanges kept as LLM history; when "
+                               "full the oldest half goes (the prompt's start stays cached)")
 
 
 class TurnConfig(TurnWindows):
@@ -136,12 +137,16 @@ class TurnMachine:
 
     def wake(self, turn_id: str | None = None) -> list[Transition]:
         """The wake word was heard: a turn ``turn_id`` opens, awake. While thinking or speaking
-        this is a barge-in; awake or listening, the listening window restarts."""
+        this is a barge-in; awake or listening, the listening window restarts, or, for a wake
+        of its own id, the open turn ends ``no_speech`` first (what follows is heard with the
+        new wake's id, and the turn must carry it)."""
         out: list[Transition] = []
         if self.state in (TurnState.THINKING, TurnState.SPEAKING):
             out += self._end(EndReason.BARGE_IN, TurnState.IDLE, "wake")
         elif self.state in (TurnState.AWAKE, TurnState.LISTENING):
-            return self.keep_listening()
+            if turn_id is None or self.turn is None or self.turn.turn_id == turn_id:
+                return self.keep_listening()
+            out += self._end(EndReason.NO_SPEECH, TurnState.IDLE, "wake")
         self._begin(follow_up=False, turn_id=turn_id)
         out.append(self._move(TurnState.AWAKE, "wake"))
         return out

@@ -117,15 +117,18 @@ class SpeexEchoCanceller:
 
 
 class AecSettings(BaseModel):
-    """Knobs of the echo canceller (``[stt] aec_*``)."""
+    """Knobs of the echo canceller (``[stt.aec]``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    enabled: bool = Field(
+        default=False, description="echo-cancel the local microphone (what stt hears and the "
+        'frames it shares for the wake word) whatever the duplex mode; implied by duplex.mode "aec"')
     frame_ms: int = Field(default=20, ge=10, le=40)
     filter_ms: int = Field(default=200, ge=50, le=1000, description="longest echo path covered")
     lead_s: float = Field(
-        default=0.04, ge=0.0, le=0.5, description="the reference is fed this much before its "
-        "echo (the measured echo delay, or none yet): the filter then covers the room's tail")
+        default=0.04, ge=0.0, le=0.5, description="the speaker reference is fed this much before "
+        "its echo (the measured echo delay, or none yet): the filter then covers the room's tail")
     mic_delay_s: float = Field(default=0.0, ge=0.0, le=1.0,
                                description="input latency the device does not report")
     suppress: bool = Field(default=True, description="speex residual echo suppression")

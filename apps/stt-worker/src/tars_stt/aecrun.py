@@ -3,16 +3,14 @@ the speaker reference from tars/audio/{site}/ref."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import numpy.typing as npt
 
 from tars.audio import AudioFormatError
 from tars.contracts.audio import AudioFrame
-from tars.runtime import Inbound
+from tars.runtime import Inbound, ModelExecutor
 from tars_stt.aec import AecSettings, AecUnavailable, MicCanceller
 from tars_stt.sources import decode_pcm
 
@@ -21,9 +19,9 @@ log = logging.getLogger("tars_stt.aec")
 
 
 class EchoCancelling:
-    """One site's microphone, echo-cancelled; every speex call runs on the ``stt-aec`` thread."""
+    """One site's microphone, echo-cancelled; every speex call runs on the ``tars-stt-aec`` thread."""
 
-    def __init__(self, canceller: MicCanceller, executor: ThreadPoolExecutor) -> None:
+    def __init__(self, canceller: MicCanceller, executor: ModelExecutor) -> None:
         self.canceller = canceller
         self._executor = executor
         self.references = 0
@@ -32,13 +30,12 @@ class EchoCancelling:
     @classmethod
     async def open(cls, settings: AecSettings) -> EchoCancelling | None:
         """The canceller, or None (one log line) when libspeexdsp is missing."""
-        executor = ThreadPoolExecutor(1, thread_name_prefix="stt-aec")
-        loop = asyncio.get_running_loop()
+        executor = ModelExecutor("stt-aec")
         try:
-            canceller = await loop.run_in_executor(executor, MicCanceller, settings)
+            canceller = await executor.run(MicCanceller, settings)
         except AecUnavailable as exc:
             log.warning("echo cancellation off, half duplex: %s", exc)
-            executor.shutdown(wait=False)
+            executor.shutdown()
             return None
         log.info("echo cancellation on (speex, %d ms frames, %d ms filter)",
                  settings.frame_ms, settings.filter_ms)
@@ -46,8 +43,7 @@ class EchoCancelling:
 
     async def cancel(self, chunk: Int16Array, arrived: float) -> Int16Array:
         """``chunk`` as it came from the device at wall time ``arrived``, echo removed."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.canceller.feed, chunk, arrived)
+        return await self._executor.run(self.canceller.feed, chunk, arrived)
 
     async def on_ref(self, msg: Inbound[AudioFrame]) -> None:
         """What the speaker played (wall-clock DAC time): into the reference ring."""
@@ -77,9 +73,8 @@ class EchoCancelling:
                      self.canceller.anchors, self.canceller.ring.anchors)
 
     async def close(self) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self.canceller.close)
-        self._executor.shutdown(wait=False)
+        await self._executor.run(self.canceller.close)
+        self._executor.shutdown()
 
 
 __all__ = ["EchoCancelling"]

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from tars.audio import SAMPLE_RATE
+from tars.clients.stt import FinalCollector, stream_audio
 from tars.contracts import topics as T
 from tars.runtime import InMemoryBroker, InMemoryBus, Service, load_settings
-from tars_stt.client import FinalCollector, stream_audio
 from tars_stt.metrics import word_error_rate
 from tars_stt.service import setup
 from tars_stt.settings import Settings
@@ -56,7 +56,8 @@ async def _bench(n: int, speed: float, voice: str, endpoint: str, pause_s: float
     gap = np.zeros(int(CUT_PAUSE_S * SAMPLE_RATE), dtype=np.int16)
     cut_audio = [np.concatenate([await asyncio.to_thread(say, a), gap,
                                  await asyncio.to_thread(say, b)]) for a, b in CUT] if cut else []
-    settings = load_settings(Settings, audio_source="mqtt", endpoint=endpoint, pause_s=pause_s)
+    settings = load_settings(Settings, audio_source="mqtt", endpoint=endpoint,
+                             endpointer={"pause_s": pause_s})
     broker = InMemoryBroker()
     worker_svc = Service("stt", InMemoryBus(broker), heartbeat_s=3600)
     loaded = time.perf_counter()
@@ -91,7 +92,7 @@ async def _bench(n: int, speed: float, voice: str, endpoint: str, pause_s: float
         "speech_s_mean": round(statistics.mean(speech_s), 2),
         "feed_speed": speed,
         "endpoint": settings.endpoint,
-        "pause_s": settings.pause_s,
+        "pause_s": settings.endpointer.pause_s,
         "end_silence_s": settings.endpointing().end_silence_s,
         "endpoint_p50_ms": round(_pct(endpoint_ms, 0.5), 1),
         "model_load_s": round(load_s, 2),

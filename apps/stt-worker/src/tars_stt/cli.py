@@ -11,12 +11,10 @@ import typer
 
 from tars.audio import SAMPLE_RATE, AudioFormatError, read_wav
 from tars.cli.common import configured_url, fail, print_json
-from tars.contracts import topics as T
-from tars.contracts.envelope import new_id
+from tars.clients.stt import Heard, SttClient
 from tars.runtime import BusError, ConfigError, CoreSettings, Service, load_settings
-from tars.runtime.mqtt import MqttBus
+from tars.runtime.connect import client_bus
 from tars.stack.ephemeral import ensure_stack
-from tars_stt.client import FinalCollector, Heard, stream_audio
 
 
 async def transcribe_samples(samples: Any, url: str, namespace: str, *, speed: float = 4.0,
@@ -24,17 +22,13 @@ async def transcribe_samples(samples: Any, url: str, namespace: str, *, speed: f
     """Stream ``samples`` as a "transcription" (text only, never a turn) on a site of their own
     through the stt worker; return the finals that carry this request's correlation id."""
     site = f"transcribe-{uuid.uuid4().hex[:8]}"
-    cid = new_id()
     async with ensure_stack(["stt"], url, namespace=namespace, quiet=quiet) as stack:
-        bus = MqttBus(stack.url, f"tars-transcribe-{uuid.uuid4().hex[:8]}", namespace=namespace)
+        bus = client_bus(stack.url, "tars-transcribe", namespace=namespace)
         client = Service("transcribe", bus, site_id=site)
-        finals = FinalCollector(site, correlation_id=cid)
-        client.handle(T.STT_FINAL, finals)
+        stt = SttClient(client)
         await client.start()
         try:
-            await stream_audio(client, site, samples, speed=speed, purpose="transcription",
-                               correlation_id=cid)
-            return await finals.settle(idle_s=2.0, first_timeout_s=15.0)
+            return await stt.transcribe(samples, site, speed=speed, idle_s=2.0, first_timeout_s=15.0)
         finally:
             await client.stop()
 

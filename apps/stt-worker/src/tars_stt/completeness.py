@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
+
+Ending = Literal["complete", "plausible", "unfinished"]
+"""How a transcript ends: a finished sentence; no sentence end, but not a word that goes on
+either (Whisper often leaves a short command unpunctuated); or trailing off."""
 
 _WORD = re.compile(r"[a-z']+")
 
@@ -16,10 +21,19 @@ TRAILING: frozenset[str] = frozenset({
 })
 
 
+def ending(text: str) -> Ending:
+    """"complete": a sentence end (. ? !) after a word that does not usually go on;
+    "plausible": two words or more without a sentence end, the last of them not one that goes on;
+    "unfinished": anything else (a trailing word, "...", a comma, a lone word)."""
+    stripped = text.strip()
+    words = _WORD.findall(stripped.lower())
+    if not words or words[-1] in TRAILING or stripped.endswith(("...", "\u2026", ",", ";", ":", "-")):
+        return "unfinished"
+    if stripped[-1] in ".?!":
+        return "complete"
+    return "plausible" if len(words) >= 2 and stripped[-1].isalnum() else "unfinished"
+
+
 def is_complete(text: str) -> bool:
     """A sentence end (. ? !) after at least one word, and not a word that usually goes on."""
-    stripped = text.strip()
-    if not stripped or stripped[-1] not in ".?!":
-        return False
-    words = _WORD.findall(stripped.lower())
-    return bool(words) and words[-1] not in TRAILING and not stripped.endswith("...")
+    return ending(text) == "complete"

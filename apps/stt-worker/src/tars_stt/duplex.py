@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class DuplexSettings(BaseModel):
-    """Half duplex drops audio while TTS speaks (plus a tail); full duplex never does.
+    """``[stt.duplex]``: half duplex drops audio while TTS speaks (plus a tail); full never does.
 
     Speaking state never outlives the speaker: it ends with ``ended``, when the tts worker goes
     offline (its status or last will), or ``idle_s`` after the last sign of the reply
@@ -19,8 +19,11 @@ class DuplexSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    mode: Literal["half", "full", "aec"] = "half"
-    """"aec": full duplex on sites whose microphone is echo-cancelled, half on the others."""
+    mode: Literal["half", "full", "aec"] = Field(
+        default="half", description='"half": deaf while the site speaks; "full": always '
+        'listening; "aec": always listening to the local microphone, echo-cancelled against '
+        "what the speaker played (libspeexdsp; half duplex without it, and for other sites)",
+    )
     tail_s: float = Field(default=0.3, ge=0.0, description="keep dropping after TTS ends")
     idle_s: float = Field(
         default=8.0, gt=0.0,

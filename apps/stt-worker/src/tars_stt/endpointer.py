@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -17,12 +18,12 @@ Int16Array = npt.NDArray[np.int16]
 
 
 class EndpointerSettings(BaseModel):
-    """Endpointing knobs; times are seconds of audio."""
+    """Endpointing knobs (``[stt.endpointer]``); times are seconds of audio."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     vad_aggressiveness: int = Field(default=2, ge=0, le=3)
-    frame_ms: int = Field(default=30, description="VAD frame: 10, 20 or 30 ms")
+    frame_ms: Literal[10, 20, 30] = Field(default=30, description="VAD frame: 10, 20 or 30 ms")
     pre_roll_s: float = Field(default=0.3, ge=0.0, description="audio kept before speech start")
     min_speech_s: float = Field(default=0.25, gt=0.0, description="shorter blips are ignored")
     end_silence_s: float = Field(default=0.5, gt=0.0, description="silence that ends speech")
@@ -33,6 +34,17 @@ class EndpointerSettings(BaseModel):
     pause_s: float = Field(
         default=0.12, ge=0.0, description="silence in speech that may be its end: PauseStarted "
         "(transcribe while deciding); 0 turns it off",
+    )
+    semantic: Literal["completeness", "smart_turn", "both"] = Field(
+        default="completeness", description='what ends a turn early at a pause (with stt.endpoint '
+        '= "transcript"): "completeness" (the speculative transcript is a finished sentence), '
+        '"smart_turn" (Smart Turn v3 hears the turn as over) or "both" (each says so)',
+    )
+    smart_turn_model: str = Field(
+        default="", description="Smart Turn .onnx file; empty: the one in the pipecat-ai package",
+    )
+    smart_turn_threshold: float = Field(
+        default=0.5, gt=0.0, lt=1.0, description="end-of-turn probability that counts as over",
     )
 
 
@@ -70,7 +82,8 @@ class UtteranceEnded:
 
 @dataclass(frozen=True, slots=True)
 class PauseStarted:
-    """Speech paused for ``pause_s``: ``samples`` are the utterance if it ended at ``end_s``."""
+    """Speech paused for ``pause_s``: ``samples`` are the utterance if it ended at ``end_s``
+    (with the pause after it)."""
 
     start_s: float
     end_s: float
@@ -203,9 +216,9 @@ class Endpointer:
                 idx - self._last_voiced_frame == self._pause_frames:
             self._paused = True
             end = self._last_voiced_frame + 1
-            keep = len(self._utt) - (idx + 1 - end)
-            return [PauseStarted(self._t(self._start_frame), self._t(end),
-                                 np.concatenate(self._utt[:keep]))]
+            # the pause itself too: a word's quiet end ("date") is below the VAD, and Whisper
+            # hears it in the pause, as it does in the final's audio
+            return [PauseStarted(self._t(self._start_frame), self._t(end), self._samples())]
         if idx - self._last_voiced_frame >= self._end_frames:
             return [self._finish(self._last_voiced_frame + 1, truncated=False)]
         if idx + 1 - self._audio_start_frame >= self._max_frames:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +12,6 @@ from tars_stt.endpointer import (
     Endpointer,
     EndpointerSettings,
     EndpointEvent,
-    PartialReady,
     UtteranceEnded,
 )
 from tars_stt.filters import EchoFilter, FilterChain, Rejection
@@ -102,29 +100,10 @@ class SttEngine:
     def end_of_stream(self, site_id: str) -> list[EndpointEvent]:
         return self.endpointer(site_id).flush()
 
-    def transcribe_partial(self, event: PartialReady) -> Transcription:
-        return self.transcriber.transcribe(event.samples)
-
     def transcribe_final(
         self, site_id: str, event: UtteranceEnded, *, now: float | None = None
     ) -> FinalTranscript | DroppedTranscript:
         return self._judge(site_id, event, self.transcriber.transcribe(event.samples), now)
-
-    async def transcribe_async(self, samples: npt.NDArray[np.int16]) -> Transcription:
-        """The transcriber's own async method when it has one, else a worker thread."""
-        method = getattr(self.transcriber, "transcribe_async", None)
-        if method is not None:
-            result: Transcription = await method(samples)
-            return result
-        return await asyncio.to_thread(self.transcriber.transcribe, samples)
-
-    async def transcribe_partial_async(self, event: PartialReady) -> Transcription:
-        return await self.transcribe_async(event.samples)
-
-    async def transcribe_final_async(
-        self, site_id: str, event: UtteranceEnded, *, now: float | None = None
-    ) -> FinalTranscript | DroppedTranscript:
-        return self._judge(site_id, event, await self.transcribe_async(event.samples), now)
 
     def judge(
         self, site_id: str, event: UtteranceEnded, result: Transcription, *, now: float | None = None

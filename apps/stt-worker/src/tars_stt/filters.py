@@ -103,7 +103,7 @@ class HallucinationFilter:
 
 
 class EchoSettings(BaseModel):
-    """Echo filter knobs."""
+    """Echo filter knobs (``[stt.echo]``): transcripts that repeat what TTS said are dropped."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

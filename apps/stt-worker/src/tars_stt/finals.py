@@ -10,9 +10,10 @@ from tars.audio import SAMPLE_RATE
 from tars.contracts import topics as T
 from tars.contracts.stt import SttFinal, SttPartial
 from tars.runtime import ModelExecutor, Service
-from tars_stt.completeness import is_complete
-from tars_stt.endpointer import PartialReady, PauseStarted, UtteranceEnded
+from tars_stt.completeness import Ending, ending
+from tars_stt.endpointer import EndpointerSettings, PartialReady, PauseStarted, UtteranceEnded
 from tars_stt.engine import DroppedTranscript, SttEngine
+from tars_stt.smartturn import SmartTurn
 from tars_stt.streams import InFlight, Speculation, Stream
 from tars_stt.transcriber import Transcription
 
@@ -22,10 +23,13 @@ log = logging.getLogger("tars_stt.service")
 class Transcripts:
     """Runs Whisper off the loop; counts what was published and dropped."""
 
-    def __init__(self, service: Service, engine: SttEngine, executor: ModelExecutor) -> None:
+    def __init__(self, service: Service, engine: SttEngine, executor: ModelExecutor,
+                 turn: SmartTurn | None = None) -> None:
         self.service = service
         self.engine = engine
         self.executor = executor
+        self.turn = turn
+        """Smart Turn, loaded when ``endpointer.semantic`` asks for it."""
         self.pending = 0
         self.published = 0
         self.dropped = 0
@@ -44,9 +48,9 @@ class Transcripts:
             stream.partial_busy = False
 
     async def speculate(self, stream: Stream, spec: Speculation, ev: PauseStarted,
-                        cid: str) -> bool:
+                        cid: str) -> Ending:
         """Transcribe the utterance up to a pause; publish it as a speculative partial while it
-        is still current. Returns whether it reads as a complete utterance."""
+        is still current. Returns how it ends (``endpointer.semantic``)."""
         self.speculated += 1
         try:
             result = await self.executor.run(self.engine.transcriber.transcribe, ev.samples)
@@ -56,13 +60,29 @@ class Transcripts:
             raise
         spec.result.set_result(result)
         if stream.spec is not spec or not result.text.strip():
-            return False
+            return "unfinished"
         await self.service.publish(
             T.STT_PARTIAL, SttPartial(text=result.text, speech_start_s=ev.start_s,
                                       audio_s=ev.samples.size / SAMPLE_RATE, speculative=True,
                                       purpose=stream.purpose),
             correlation_id=cid, site_id=stream.site)
-        return is_complete(result.text)
+        return await self.turn_over(ev, result.text)
+
+    async def turn_over(self, ev: PauseStarted, text: str) -> Ending:
+        """The early-end verdict: the transcript's ending, Smart Turn on the audio (in the
+        model's executor, ~50 ms), or both (a complete transcript Smart Turn hears as going on
+        counts as plausible)."""
+        s: EndpointerSettings = self.engine.endpointing
+        grade = ending(text)
+        if s.semantic == "completeness" or self.turn is None or (s.semantic == "both"
+                                                                 and grade != "complete"):
+            return grade
+        p = await self.executor.run(self.turn.probability, ev.samples)
+        over = p >= s.smart_turn_threshold
+        log.debug("smart turn %.3f (%s): %s", p, "over" if over else "goes on", text)
+        if s.semantic == "smart_turn":
+            return "complete" if over else "unfinished"
+        return "complete" if over else "plausible"
 
     async def final(self, stream: Stream, ev: UtteranceEnded, cid: str, job: InFlight, *,
                     speech_start_ts: float, speech_end_ts: float, endpoint_ts: float,

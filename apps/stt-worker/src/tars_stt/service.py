@@ -5,21 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from tars.audio import SAMPLE_RATE, AudioFormatError, AudioSource
+from tars.audio import SAMPLE_RATE, AudioFormatError, AudioSource, BadFrames, frame_samples
 from tars.contracts import topics as T
 from tars.contracts.audio import AudioFrame, AudioPurpose
 from tars.contracts.envelope import new_id
-from tars.contracts.health import Status
 from tars.contracts.stt import SttControl, SttState
 from tars.contracts.tts import TtsStatus
 from tars.contracts.wake import WakeEvent
-from tars.runtime import BusError, Inbound, ModelExecutor, Service
+from tars.runtime import BusError, Inbound, ModelExecutor, PeerEvent, Peers, Service
 from tars_stt.aecrun import EchoCancelling
 from tars_stt.duplex import DuplexPolicy
 from tars_stt.endpointer import (
@@ -36,7 +34,8 @@ from tars_stt.errors import NoAudioDeviceError
 from tars_stt.filters import EchoFilter, FilterChain
 from tars_stt.finals import Transcripts
 from tars_stt.settings import Settings
-from tars_stt.sources import MicrophoneSource, WavFileSource, decode_pcm
+from tars_stt.smartturn import SmartTurn, open_smart_turn
+from tars_stt.sources import MicrophoneSource, WavFileSource
 from tars_stt.streams import (
     AudioRing,
     InFlight,
@@ -54,7 +53,6 @@ log = logging.getLogger("tars_stt.service")
 
 Int16Array = npt.NDArray[np.int16]
 NO_DEVICE = "no audio input device: listening to MQTT audio only (%s)"
-ERROR_EVERY_S = 5.0
 SUPERSEDE_S = 1.0
 """A final in flight that ended less than this before a wake word's end held the wake word."""
 
@@ -69,18 +67,18 @@ class SttWorker:
     """Per-stream endpointing on the loop; transcription in the model's executor."""
 
     def __init__(self, settings: Settings, service: Service, engine: SttEngine,
-                 executor: ModelExecutor) -> None:
+                 executor: ModelExecutor, turn: SmartTurn | None = None) -> None:
         self.settings = settings
         self.service = service
         self.engine = engine
         self.streams = StreamTable(settings.max_streams, settings.stream_idle_s)
-        self.transcripts = Transcripts(service, engine, executor)
+        self.transcripts = Transcripts(service, engine, executor, turn)
         self.muted_all = False
-        self.tts_instance: str | None = None
-        self._errors: OrderedDict[str, tuple[float, int]] = OrderedDict()
-        self.vad = WebRtcVad(settings.vad_aggressiveness, 30)
+        self.tts = Peers(service, settings.tts_service)
+        self.bad_frames = BadFrames(service)
+        self.vad = WebRtcVad(settings.endpointer.vad_aggressiveness, 30)
         self.aec: EchoCancelling | None = None
-        """The local microphone's echo canceller (``duplex_mode = "aec"``)."""
+        """The local microphone's echo canceller (``aec.enabled`` or ``duplex.mode = "aec"``)."""
 
     @property
     def published_finals(self) -> int:
@@ -94,8 +92,7 @@ class SttWorker:
         svc = self.service
         svc.handle(T.AUDIO_MIC, self.on_audio)
         svc.handle(T.TTS_STATUS, self.on_tts_status)
-        svc.handle(T.SYSTEM_STATUS, self.on_tts_presence,
-                   topic=T.SYSTEM_STATUS.topic(service=self.settings.tts_service))
+        self.tts.listen(self.on_tts_presence)
         svc.handle(T.WAKE_EVENT, self.on_wake)
         svc.handle(T.STT_CONTROL, self.on_control)
         if self.aec is not None:
@@ -113,30 +110,14 @@ class SttWorker:
         key = stream_key(site, frame.purpose, msg.correlation_id)
         if msg.pcm:
             try:
-                samples = decode_pcm(msg.pcm, sample_rate=frame.sample_rate,
-                                     sample_format=frame.sample_format, channels=frame.channels)
+                samples = frame_samples(frame, msg.pcm)
             except AudioFormatError as exc:
-                await self._bad_frame(site, msg.topic, str(exc))
+                await self.bad_frames.report(site, msg.topic, str(exc))
                 return
             self.accept(site, samples, frame.audio_time_s, time.time(), purpose=frame.purpose,
                         correlation_id=msg.correlation_id)
         if frame.final:
             self.end_stream(key)
-
-    async def _bad_frame(self, site: str, topic: str, reason: str) -> None:
-        """Bad input: reported at most every ERROR_EVERY_S per site, counted always."""
-        now = time.monotonic()
-        last, suppressed = self._errors.pop(site, (float("-inf"), 0))
-        if now - last < ERROR_EVERY_S:
-            self.service.counters.errors += 1
-            self._errors[site] = (last, suppressed + 1)
-        else:
-            self._errors[site] = (now, 0)
-            more = f" ({suppressed} more since the last report)" if suppressed else ""
-            await self.service.report_error("validation", f"site {site}: {reason}{more}",
-                                            topic=topic)
-        while len(self._errors) > 256:
-            self._errors.popitem(last=False)
 
     def _stream(self, site: str, purpose: AudioPurpose, cid: str | None,
                 audio_time_s: float) -> Stream:
@@ -162,6 +143,8 @@ class SttWorker:
             events += stream.endpointer.flush()
             stream.endpointer = self._endpointer(audio_time_s)
             stream.ring.clear()
+            stream.arrivals.clear()  # times of the old clock: they would date the new audio
+            stream.cut_until_s = float("-inf")
         stream.ring.append(audio_time_s, samples)
         stream.arrivals.append((audio_time_s + samples.size / SAMPLE_RATE, arrived))
         ep = stream.endpointer
@@ -223,19 +206,21 @@ class SttWorker:
         stream.spec = spec
 
         async def run() -> None:
-            complete = await self.transcripts.speculate(stream, spec, ev, cid)
-            if complete and self.settings.endpoint == "transcript" and stream.spec is spec:
-                spec.complete = True
+            grade = await self.transcripts.speculate(stream, spec, ev, cid)
+            wait = {"complete": self.settings.complete_silence_s,
+                    "plausible": self.settings.plausible_silence_s}.get(grade)
+            if wait is not None and self.settings.endpoint == "transcript" and stream.spec is spec:
+                spec.end_after_s = wait
                 self.maybe_end(stream)
 
         self.service.spawn(run(), name=f"stt-speculate-{stream.site}")
 
     def maybe_end(self, stream: Stream) -> None:
-        """End the utterance now if its speculative transcript is complete and silence held."""
+        """End the utterance now if its speculative transcript ends it and silence held."""
         spec, ep = stream.spec, stream.endpointer
-        if spec is None or not spec.complete or not ep.in_speech:
+        if spec is None or spec.end_after_s is None or not ep.in_speech:
             return
-        if ep.silence_s + 1e-6 >= self.settings.complete_silence_s:
+        if ep.silence_s + 1e-6 >= spec.end_after_s:
             ended = ep.end_now()
             if ended is not None:
                 self._dispatch(stream, [ended], time.time())
@@ -295,12 +280,10 @@ class SttWorker:
             if st.text:
                 self.engine.echo.note_spoken(st.text, site_id=site)
 
-    async def on_tts_presence(self, msg: Inbound[Status]) -> None:
+    async def on_tts_presence(self, event: PeerEvent) -> None:
         """The tts worker went offline (or restarted): nothing it was saying plays any more."""
-        st = msg.payload
-        restarted = self.tts_instance is not None and st.instance != self.tts_instance
-        self.tts_instance = st.instance
-        if st.state == "offline" or restarted:
+        st = event.status
+        if st.state == "offline" or event.restarted:
             sites = self.engine.duplex.speaker_gone()
             if sites:
                 log.warning("tts %s: listening again on %s", "offline" if st.state == "offline"
@@ -373,9 +356,9 @@ def local_source(settings: Settings) -> AudioSource | None:
 
 
 def make_engine(settings: Settings, transcriber: Transcriber) -> SttEngine:
-    echo = EchoFilter(settings.echo())
+    echo = EchoFilter(settings.echo)
     return SttEngine(transcriber, endpointing=settings.endpointing(), echo=echo,
-                     filters=FilterChain.default(echo), duplex=DuplexPolicy(settings.duplex()))
+                     filters=FilterChain.default(echo), duplex=DuplexPolicy(settings.duplex))
 
 
 async def build(settings: Settings, service: Service) -> None:
@@ -388,18 +371,21 @@ async def setup(settings: Settings, service: Service,
     """Load the model (in its executor), register handlers, start the local source if any."""
     executor = ModelExecutor("whisper", max_pending=64)
     service.add_cleanup(executor.shutdown)
-    model = transcriber or WhisperTranscriber(settings.whisper())
+    model = transcriber or WhisperTranscriber(settings.whisper)
     await executor.run(model.load)
-    worker = SttWorker(settings, service, make_engine(settings, model), executor)
+    turn = await open_smart_turn(settings, executor)
+    worker = SttWorker(settings, service, make_engine(settings, model), executor, turn)
     source = local_source(settings)
-    if source is not None and (settings.aec or settings.duplex_mode == "aec"):
-        worker.aec = await EchoCancelling.open(settings.aec_settings())
+    if source is not None and settings.cancels_echo():
+        worker.aec = await EchoCancelling.open(settings.aec)
         if worker.aec is not None:
             worker.engine.duplex.cancelled.add(settings.site_id)
             service.add_cleanup(worker.aec.close)
     worker.register()
     desc = model.describe()
     service.models = {"stt": str(desc.get("model", "")), "engine": str(desc.get("engine", ""))}
+    if turn is not None:
+        service.models["turn"] = str(turn.describe()["model"])
     service.capabilities = ["stt.final", "stt.partial", "audio.mic.consume", "stt.transcription"]
     if source is not None:
         service.capabilities.append("audio.mic.publish")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
+from pydantic_settings import SettingsConfigDict
 
 from tars.runtime.settings import CoreSettings
 from tars_stt.aec import AecSettings
@@ -15,8 +16,15 @@ from tars_stt.transcriber import WhisperSettings
 
 
 class Settings(CoreSettings):
-    """Audio source, Whisper model, endpointing, duplex and echo knobs."""
+    """Where audio comes from, the engine's tables and the worker's own knobs.
 
+    The engine's knobs are declared once, in its modules: tables ``[stt.whisper]``
+    (WhisperSettings), ``[stt.endpointer]`` (EndpointerSettings), ``[stt.duplex]``
+    (DuplexSettings), ``[stt.aec]`` (AecSettings) and ``[stt.echo]`` (EchoSettings); env
+    ``TARS_WHISPER__BEAM_SIZE``... An unknown key in ``[stt]`` is an error.
+    """
+
+    model_config = SettingsConfigDict(extra="forbid")
     section: ClassVar[str] = "stt"
 
     audio_source: str = Field(
@@ -25,53 +33,23 @@ class Settings(CoreSettings):
         'the MQTT audio topic only) or "wav:<path>" (play a file as this site\'s microphone)',
     )
     audio_device: str | None = Field(default=None, description="input device name or index")
-    model: str | None = None
-    device: Literal["cpu", "cuda", "auto"] = "cpu"
-    compute_type: str = "int8"
-    beam_size: int = Field(default=1, ge=1, le=10)
-    language: str | None = "en"
-    cpu_threads: int = Field(default=0, ge=0)
-    vad_aggressiveness: int = Field(default=2, ge=0, le=3)
-    pre_roll_s: float = Field(default=0.3, ge=0.0)
-    min_speech_s: float = Field(default=0.25, gt=0.0)
-    end_silence_s: float = Field(default=0.5, gt=0.0)
-    max_utterance_s: float = Field(default=15.0, gt=1.0)
-    partial_interval_s: float = Field(default=1.5, ge=0.0)
-    duplex_mode: Literal["half", "full", "aec"] = Field(
-        default="half", description='"half": deaf while the site speaks; "full": always '
-        'listening; "aec": always listening to the local microphone, echo-cancelled against '
-        "what the speaker played (libspeexdsp; half duplex without it, and for other sites)",
+    whisper: WhisperSettings = WhisperSettings()
+    endpointer: EndpointerSettings = EndpointerSettings()
+    duplex: DuplexSettings = DuplexSettings()
+    aec: AecSettings = AecSettings()
+    echo: EchoSettings = EchoSettings()
+    endpoint: Literal["silence", "transcript"] = Field(
+        default="transcript", description='"silence": the utterance ends after '
+        'endpointer.end_silence_s; "transcript": a complete speculative transcript (Whisper '
+        "starts after endpointer.pause_s) ends it after complete_silence_s, a plausible one "
+        "(no sentence end, no trailing word) after plausible_silence_s, otherwise it ends "
+        "after max_end_silence_s",
     )
-    aec: bool = Field(
-        default=False, description="echo-cancel the local microphone (what stt hears and the "
-        'frames it shares for the wake word) whatever the duplex mode; implied by "aec"')
-    aec_filter_ms: int = Field(default=200, ge=50, le=1000, description="longest echo path")
-    aec_lead_s: float = Field(
-        default=0.04, ge=0.0, le=0.5, description="the speaker reference is read this much "
-        "after the microphone's estimated capture time (margin for a late estimate)")
-    aec_mic_delay_s: float = Field(default=0.0, ge=0.0, le=1.0,
-                                   description="input latency the device does not report")
-    aec_suppress: bool = Field(default=True, description="residual echo suppression (speex)")
-    duplex_tail_s: float = Field(default=0.3, ge=0.0)
-    echo_window_s: float = Field(default=8.0, gt=0.0)
-    echo_threshold: float = Field(default=80.0, ge=0.0, le=100.0)
+    complete_silence_s: float = Field(default=0.2, gt=0.0)
+    plausible_silence_s: float = Field(default=0.6, gt=0.0)
+    max_end_silence_s: float = Field(default=1.2, gt=0.0)
     max_clock_gap_s: float = Field(
         default=0.5, gt=0.0, description="a jump in a site's audio_time_s restarts its endpointer"
-    )
-    pause_s: float = Field(
-        default=0.12, ge=0.0, description="silence after which Whisper starts on the utterance "
-        "so far (transcribe while deciding); 0 turns speculation off",
-    )
-    endpoint: Literal["silence", "transcript"] = Field(
-        default="transcript", description='"silence": the utterance ends after end_silence_s; '
-        '"transcript": a complete speculative transcript ends it after complete_silence_s, '
-        "otherwise it ends after max_end_silence_s",
-    )
-    complete_silence_s: float = Field(default=0.25, gt=0.0)
-    max_end_silence_s: float = Field(default=1.2, gt=0.0)
-    duplex_idle_s: float = Field(
-        default=8.0, gt=0.0,
-        description="a speaking site with no tts status for this long is listened to again",
     )
     tts_service: str = Field(default="tts", description="whose status ends speaking state")
     wake_window_s: float = Field(
@@ -96,34 +74,18 @@ class Settings(CoreSettings):
             return value
         raise ValueError('must be "mic", "mqtt" or "wav:<path>"')
 
-    @field_validator("language", "model", "audio_device")
+    @field_validator("audio_device")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
 
-    def whisper(self) -> WhisperSettings:
-        return WhisperSettings(
-            model=self.model, device=self.device, compute_type=self.compute_type,
-            beam_size=self.beam_size, language=self.language, cpu_threads=self.cpu_threads,
-        )
-
     def endpointing(self) -> EndpointerSettings:
-        return EndpointerSettings(
-            vad_aggressiveness=self.vad_aggressiveness, pre_roll_s=self.pre_roll_s,
-            min_speech_s=self.min_speech_s,
-            max_utterance_s=self.max_utterance_s, partial_interval_s=self.partial_interval_s,
-            pause_s=self.pause_s,
-            end_silence_s=(self.max_end_silence_s if self.endpoint == "transcript" and self.pause_s
-                           else self.end_silence_s),
-        )
+        """The endpointer's settings: with ``endpoint = "transcript"`` (and speculation on), the
+        silence that ends an utterance without a complete transcript is max_end_silence_s."""
+        if self.endpoint == "transcript" and self.endpointer.pause_s:
+            return self.endpointer.model_copy(update={"end_silence_s": self.max_end_silence_s})
+        return self.endpointer
 
-    def duplex(self) -> DuplexSettings:
-        return DuplexSettings(mode=self.duplex_mode, tail_s=self.duplex_tail_s,
-                              idle_s=self.duplex_idle_s)
-
-    def aec_settings(self) -> AecSettings:
-        return AecSettings(filter_ms=self.aec_filter_ms, lead_s=self.aec_lead_s,
-                           mic_delay_s=self.aec_mic_delay_s, suppress=self.aec_suppress)
-
-    def echo(self) -> EchoSettings:
-        return EchoSettings(window_s=self.echo_window_s, threshold=self.echo_threshold)
+    def cancels_echo(self) -> bool:
+        """Whether the local microphone is echo-cancelled (``aec.enabled`` or duplex "aec")."""
+        return self.aec.enabled or self.duplex.mode == "aec"

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tars.audio import SAMPLE_RATE, AudioFormatError, AudioSource, read_wav, require_device, resample
+from tars.runtime import ModelExecutor
 from tars_stt.errors import NoAudioDeviceError, SourceClosedError
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,7 @@ class MicrophoneSource:
     Construction raises NoAudioDeviceError (one clear line) when no such input exists. Once
     reading, a device that cannot be opened (busy, no usable rate), fails, disappears or stalls
     is logged once, closed, and reopened when it is back; meanwhile no frames come (the worker
-    keeps serving MQTT audio). Every PortAudio call runs on one thread (``stt-mic``).
+    keeps serving MQTT audio). Every PortAudio call runs on one thread (``tars-stt-mic``).
     """
 
     def __init__(
@@ -183,7 +183,7 @@ class MicrophoneSource:
         self._block_ms = block_ms
         self._queue = QueueSource(max_frames=max_frames)
         self._device_rate = SAMPLE_RATE
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="stt-mic")
+        self._executor = ModelExecutor("stt-mic")
         self._last_block = 0.0
         self.up = False
 
@@ -240,7 +240,7 @@ class MicrophoneSource:
             while not self._queue.closed:
                 if stream is None:
                     try:
-                        stream = await loop.run_in_executor(self._executor, self._open, loop, rescan)
+                        stream = await self._executor.run(self._open, loop, rescan)
                     except Exception as exc:  # NoAudioDeviceError, PortAudioError
                         if not down_logged:
                             log.warning("microphone unavailable (%s); retrying every %g s, MQTT "
@@ -258,12 +258,12 @@ class MicrophoneSource:
                     log.warning("microphone lost (%s); reopening when it is back",
                                 "stream stopped" if not stream.active else "no audio")
                     down_logged, rescan, self.up = True, True, False
-                    await loop.run_in_executor(self._executor, _quiet_close, stream)
+                    await self._executor.run(_quiet_close, stream)
                     stream = None
         finally:
             self.up = False
             if stream is not None:
-                await asyncio.shield(loop.run_in_executor(self._executor, _quiet_close, stream))
+                await asyncio.shield(self._executor.run(_quiet_close, stream))
 
     async def close(self) -> None:
         await self._queue.close()

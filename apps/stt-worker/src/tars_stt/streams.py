@@ -83,8 +83,9 @@ class Speculation:
 
     end_s: float
     result: asyncio.Future[Transcription]
-    complete: bool = False
-    """The transcript reads as a finished utterance: end it after a short silence."""
+    end_after_s: float | None = None
+    """The silence after which its transcript ends the utterance: short for a finished one,
+    longer for a plausible one; None waits for ``max_end_silence_s``."""
 
 
 @dataclass

@@ -19,7 +19,6 @@ from tars_tools.registry import (
     Tool,
     ToolRegistry,
     ToolResult,
-    ToolSpec,
 )
 from tars_tools.timers import FiredTimer, TimerScheduler, next_occurrence
 from tars_tools.timerstore import Timer, TimerKind, TimerStatus, TimerStore
@@ -50,7 +49,6 @@ __all__ = [
     "ToolExecutionError",
     "ToolRegistry",
     "ToolResult",
-    "ToolSpec",
     "ToolTimeoutError",
     "ToolUnavailableError",
     "Toolbox",

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tars.contracts.tools import ToolSpec
 from tars_tools.calculator import Calculator
 from tars_tools.errors import ToolArgumentError
 from tars_tools.registry import (
@@ -17,7 +18,6 @@ from tars_tools.registry import (
     FunctionTool,
     ToolRegistry,
     ToolResult,
-    ToolSpec,
     schema_of,
 )
 from tars_tools.timers import TimerScheduler, describe_delay, next_occurrence
@@ -179,7 +179,8 @@ def build_registry(scheduler: TimerScheduler, *, calculator: Calculator | None =
 def memory_tool_specs() -> list[ToolSpec]:
     """``remember`` and ``recall``: declared here, executed by the memory worker."""
     return [
-        ToolSpec("remember", "Store a fact about the user for later conversations.",
-                 schema_of(RememberArgs)),
-        ToolSpec("recall", "Look up facts remembered about the user.", schema_of(RecallArgs)),
+        ToolSpec(name="remember", description="Store a fact about the user for later conversations.",
+                 parameters=schema_of(RememberArgs)),
+        ToolSpec(name="recall", description="Look up facts remembered about the user.",
+                 parameters=schema_of(RecallArgs)),
     ]

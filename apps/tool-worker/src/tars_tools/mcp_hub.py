@@ -22,6 +22,7 @@ import mcp_types
 from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
+from tars.contracts.tools import ToolSpec
 from tars.errors import TarsError
 from tars_tools.errors import (
     ToolExecutionError,
@@ -31,7 +32,7 @@ from tars_tools.errors import (
 )
 from tars_tools.mcp_config import QUALIFIER, McpServerConfig
 from tars_tools.mcp_stream import EofWatchedStream, Streams
-from tars_tools.registry import ToolResult, ToolSpec
+from tars_tools.registry import ToolResult
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +135,9 @@ class McpToolHub:
         out: list[McpTool] = []
         for state in self._servers.values():
             for name, tool in sorted(state.tools.items()):
-                spec = ToolSpec(state.config.qualified(name), tool.description or name,
-                                tool.input_schema)
+                spec = ToolSpec(name=state.config.qualified(name),
+                                description=tool.description or name,
+                                parameters=tool.input_schema)
                 out.append(McpTool(spec, state.config.name, name, self))
         return out
 

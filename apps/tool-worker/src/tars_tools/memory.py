@@ -1,53 +1,35 @@
-"""remember / recall: tools executed by the memory worker, reached through Requesters."""
+"""remember / recall: tools executed by the memory worker, reached through its client."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from pydantic import BaseModel
-
-from tars.contracts import topics as T
-from tars.contracts.health import Status
-from tars.contracts.memory import (
-    MemoryAck,
-    MemoryFilter,
-    MemoryIngest,
-    MemoryQuery,
-    MemoryResults,
-)
-from tars.runtime import Inbound, Requester, RequestError, Service
+from tars.clients.memory import MemoryClient
+from tars.contracts.memory import MemoryFilter, MemoryIngest, MemoryQuery
+from tars.runtime import RequestError, Service
 from tars_tools.builtins import RecallArgs, RememberArgs, call_context
 from tars_tools.errors import ToolExecutionError, ToolUnavailableError
 from tars_tools.registry import FunctionTool, ToolRegistry, ToolResult
 
-R = TypeVar("R", bound=BaseModel)
+R = TypeVar("R")
 
 
 class MemoryBridge:
     """Sends remember/recall to the memory worker; fails fast once its status says offline."""
 
     def __init__(self, service: Service, timeout_s: float) -> None:
-        self.ingest: Requester[MemoryAck] = Requester(service, T.MEMORY_INGEST, T.MEMORY_ACK,
-                                                      timeout_s=timeout_s)
-        self.query: Requester[MemoryResults] = Requester(service, T.MEMORY_QUERY, T.MEMORY_RESULTS,
-                                                         timeout_s=timeout_s)
-        self.online: bool | None = None  # None: no status seen yet
-        service.handle(T.SYSTEM_STATUS, self._on_status, topic=T.SYSTEM_STATUS.topic(service="memory"))
+        self.client = MemoryClient(service, timeout_s=timeout_s)
 
     async def start(self) -> None:
-        await self.ingest.start()
-        await self.query.start()
+        await self.client.start(self.client.ingest, self.client.query)
 
     async def close(self) -> None:
-        await self.ingest.close()
-        await self.query.close()
+        await self.client.close()
 
     def pending(self) -> int:
         """Requests waiting for the memory worker (0 when nothing leaked)."""
-        return len(self.ingest.pending) + len(self.query.pending)
-
-    async def _on_status(self, msg: Inbound[Status]) -> None:
-        self.online = msg.payload.state == "online"
+        return self.client.pending()
 
     def install(self, registry: ToolRegistry) -> None:
         """Replace the declared-only remember/recall with tools that call the memory worker."""
@@ -58,19 +40,20 @@ class MemoryBridge:
         registry.add(FunctionTool("recall", "Look up facts remembered about the user.",
                                   RecallArgs, self.recall))
 
-    async def _ask(self, requester: Requester[R], payload: BaseModel) -> R:
-        if self.online is False:
+    async def _ask(self, send: Callable[[str | None, str | None], Awaitable[R]]) -> R:
+        """``send(correlation_id, site_id)`` of the turn calling the tool; fails fast once memory
+        said offline (one never heard of is asked: it may not have announced itself yet)."""
+        if self.client.down:
             raise ToolUnavailableError("memory is not available (the memory worker is offline)")
         ctx = call_context()
         try:
-            reply = await requester.request(payload, correlation_id=ctx.correlation_id,
-                                            site_id=ctx.site or None)
+            return await send(ctx.correlation_id, ctx.site or None)
         except RequestError as exc:
             raise ToolUnavailableError(f"memory is not available ({exc})") from exc
-        return reply.payload
 
     async def remember(self, args: RememberArgs) -> ToolResult:
-        ack = await self._ask(self.ingest, MemoryIngest(text=args.text, role="fact", source="tool"))
+        ingest = MemoryIngest(text=args.text, role="fact", source="tool")
+        ack = await self._ask(lambda cid, site: self.client.store(ingest, correlation_id=cid, site_id=site))
         if ack.error:
             raise ToolExecutionError(f"memory refused to store it: {ack.error}")
         return ToolResult("I'll remember that.", {"ids": ack.ids})
@@ -78,8 +61,9 @@ class MemoryBridge:
     async def recall(self, args: RecallArgs) -> ToolResult:
         site = call_context().site or None  # this site's memories, never a reply as a fact
         scope = MemoryFilter(site_id=site, roles=["user", "fact", "note"])
-        results = await self._ask(self.query, MemoryQuery(text=args.query, k=args.limit,
-                                                          filter=scope))
+        query = MemoryQuery(text=args.query, k=args.limit, filter=scope)
+        results = await self._ask(lambda cid, site: self.client.search(query, correlation_id=cid,
+                                                                       site_id=site))
         if results.error:
             raise ToolExecutionError(f"memory search failed: {results.error}")
         if not results.hits:

@@ -1,4 +1,4 @@
-"""Tool definitions (name, description, JSON-schema parameters) and a registry that calls them."""
+"""Tools (a ``tars.contracts.tools.ToolSpec`` and a body) and a registry that calls them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from tars.contracts.tools import ToolSpec
 from tars_tools.errors import (
     ToolArgumentError,
     ToolError,
@@ -19,20 +20,6 @@ from tars_tools.errors import (
 )
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
-
-
-@dataclass(frozen=True, slots=True)
-class ToolSpec:
-    """What the LLM sees of a tool: its name, a description and a JSON schema of its arguments."""
-
-    name: str
-    description: str
-    parameters: Mapping[str, Any]
-
-    def to_openai(self) -> dict[str, Any]:
-        """The OpenAI-style ``{"type": "function", "function": {...}}`` form."""
-        return {"type": "function", "function": {
-            "name": self.name, "description": self.description, "parameters": dict(self.parameters)}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +64,8 @@ class FunctionTool(Generic[ArgsT]):
     spec: ToolSpec = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "spec", ToolSpec(self.name, self.description, schema_of(self.args)))
+        object.__setattr__(self, "spec", ToolSpec(
+            name=self.name, description=self.description, parameters=schema_of(self.args)))
 
     async def call(self, arguments: Mapping[str, Any]) -> ToolResult:
         """Validate ``arguments`` and run the handler; raises ToolArgumentError on bad input."""

@@ -16,7 +16,6 @@ from tars_tools.builtins import CALL_CONTEXT, CallContext, build_registry
 from tars_tools.errors import ToolError
 from tars_tools.mcp_hub import McpToolHub, ServerEvent, ServerEventKind
 from tars_tools.memory import MemoryBridge
-from tars_tools.registry import ToolSpec
 from tars_tools.settings import Settings
 from tars_tools.timers import FiredTimer, TimerScheduler
 from tars_tools.timerstore import TimerStorageError, TimerStore
@@ -90,10 +89,8 @@ class ToolWorker:
         specs = [t.spec for t in self.hub.tools() if t.server == server]
         await self._publish(mcp_provider(server), specs)
 
-    async def _publish(self, provider: str, specs: list[ToolSpec]) -> None:
-        tools = [C.ToolSpec(name=s.name, description=s.description, parameters=dict(s.parameters))
-                 for s in specs]
-        await self.service.publish(T.TOOLS_REGISTRY, C.ToolRegistry(provider=provider, tools=tools),
+    async def _publish(self, provider: str, specs: list[C.ToolSpec]) -> None:
+        await self.service.publish(T.TOOLS_REGISTRY, C.ToolRegistry(provider=provider, tools=specs),
                                    params={"provider": provider})
 
     async def _on_fire(self, fired: FiredTimer) -> None:

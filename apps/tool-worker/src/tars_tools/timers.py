@@ -14,16 +14,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 from tars.runtime.clock import Clock, SystemClock
+from tars.runtime.offload import ModelExecutor
 from tars_tools.errors import ToolArgumentError, ToolExecutionError
 from tars_tools.timerstore import Timer, TimerKind, TimerStatus, TimerStore
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -66,7 +67,7 @@ class TimerScheduler:
         self.late_note_after_s = late_note_after_s
         self.max_sleep_s = max_sleep_s
         self.max_duration_s = max_duration_s
-        self._db = ThreadPoolExecutor(1, thread_name_prefix="timers-db")
+        self._db = ModelExecutor("timers-db")
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -172,8 +173,8 @@ class TimerScheduler:
             log.exception("timer callback failed for %s", timer.id)
         await self._run(self._store.mark, timer, TimerStatus.FIRED, now)
 
-    async def _run(self, fn: Callable[..., T], *args: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+    async def _run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._db.run(fn, *args, **kwargs)
 
 
 def next_occurrence(hour: int, minute: int, now: datetime) -> datetime:

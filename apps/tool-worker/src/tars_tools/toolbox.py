@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tars.contracts.tools import ToolSpec
 from tars_tools.mcp_config import QUALIFIER
 from tars_tools.mcp_hub import McpToolHub
-from tars_tools.registry import ToolRegistry, ToolResult, ToolSpec
+from tars_tools.registry import ToolRegistry, ToolResult
 
 
 class Toolbox:

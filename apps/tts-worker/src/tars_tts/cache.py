@@ -42,6 +42,11 @@ class PhraseCache:
             self.stats.hits += 1
             return chunk
 
+    def contains(self, key: CacheKey) -> bool:
+        """Whether ``key`` is cached (not counted as a hit or a miss)."""
+        with self._lock:
+            return key in self._items
+
     def put(self, key: CacheKey, chunk: AudioChunk) -> None:
         if self.max_entries <= 0:
             return
@@ -89,10 +94,22 @@ class CachingSynthesizer:
         if hit is not None:
             yield hit
             return
-        chunks = list(self.inner.stream(text))
-        whole = join_chunks(chunks, self.inner.sample_rate)
+        yield self._fill(key, text)
+
+    def warm(self, text: str) -> bool:
+        """Synthesize ``text`` into the cache now unless it is there already (blocking); False
+        when it is too long to be cached."""
+        if not self.cache.cacheable(text):
+            return False
+        key = (*self.inner.cache_key, text)
+        if not self.cache.contains(key):
+            self._fill(key, text)
+        return True
+
+    def _fill(self, key: CacheKey, text: str) -> AudioChunk:
+        whole = join_chunks(list(self.inner.stream(text)), self.inner.sample_rate)
         self.cache.put(key, whole)
-        yield whole
+        return whole
 
 
 __all__ = ["CacheStats", "CachingSynthesizer", "PhraseCache"]

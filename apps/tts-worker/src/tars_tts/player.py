@@ -8,7 +8,6 @@ import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -16,6 +15,8 @@ from typing import Self
 import numpy as np
 
 from tars.audio import AudioSink
+from tars.runtime import ModelExecutor
+from tars_tts.cache import CachingSynthesizer
 from tars_tts.config import PlayerSettings, TextSettings
 from tars_tts.errors import SpeechQueueClosedError, TtsError
 from tars_tts.events import (
@@ -93,7 +94,7 @@ class SpeechQueue:
         text: TextSettings | None = None,
         player: PlayerSettings | None = None,
         on_event: EventHandler | None = None,
-        executor: ThreadPoolExecutor | None = None,
+        executor: ModelExecutor | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.synthesizer = synthesizer
@@ -102,7 +103,7 @@ class SpeechQueue:
         self.player_settings = player or PlayerSettings()
         self._on_event = on_event
         self._own_executor = executor is None
-        self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="tts-synth")
+        self._executor = executor or ModelExecutor("tts-synth")
         self._clock = clock
         self._pending: deque[_Reply] = deque()
         self._open: dict[str, _Reply] = {}  # streamed replies still taking parts
@@ -122,8 +123,7 @@ class SpeechQueue:
     # -- life cycle -------------------------------------------------------------------
     async def start(self) -> None:
         """Load the voice (in the synthesis thread) and start playing requests."""
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self.synthesizer.load)
+        await self._executor.run(self.synthesizer.load)
         self._tasks = [asyncio.create_task(self._run(), name="tts-player"),
                        asyncio.create_task(self._dispatch(), name="tts-events")]
 
@@ -142,7 +142,7 @@ class SpeechQueue:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._own_executor:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor.shutdown()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -167,9 +167,7 @@ class SpeechQueue:
         if reply is not None and not request.streamed_part and not request.text.strip():
             self.finish(cid)
             return
-        ts = self.text_settings
-        spoken = clean_for_speech(request.text, max_chars=ts.max_chars, url_style=ts.url_style,
-                                  code_placeholder=ts.code_placeholder)
+        spoken = self._spoken(request.text)
         now = self._clock()
         if reply is None:
             if request.expires_at is not None and request.expires_at <= now:
@@ -185,6 +183,25 @@ class SpeechQueue:
             self._open[cid] = reply
         else:
             self.finish(cid, reply)
+
+    async def prepare(self, text: str, *, first: bool) -> int:
+        """Synthesize ``text`` into the phrase cache, as its say will be (``first``: the reply's
+        first part), playing nothing; returns how many pieces are now cached. A say of the same
+        text that follows starts without waiting for synthesis."""
+        if not isinstance(self.synthesizer, CachingSynthesizer) or self._closed:
+            return 0
+        cached = 0
+        sentences = split_sentences(self._spoken(text),
+                                    max_sentence_chars=self.text_settings.max_sentence_chars)
+        for n, sentence in enumerate(sentences):
+            for piece in _pieces(sentence, first=first and n == 0):
+                cached += await self._executor.run(self.synthesizer.warm, piece)
+        return cached
+
+    def _spoken(self, text: str) -> str:
+        ts = self.text_settings
+        return clean_for_speech(text, max_chars=ts.max_chars, url_style=ts.url_style,
+                                code_placeholder=ts.code_placeholder)
 
     def finish(self, correlation_id: str, reply: _Reply | None = None) -> None:
         """End a streamed reply: no more parts follow."""
@@ -367,10 +384,7 @@ class SpeechQueue:
                 for sentence in split_sentences(
                     part.text, max_sentence_chars=self.text_settings.max_sentence_chars
                 ):
-                    # The reply's first clause is synthesized alone: its audio starts sooner.
-                    pieces = first_clause(sentence) if index == 0 and reply.first_audio_at is None \
-                        else None
-                    for piece in pieces or (sentence,):
+                    for piece in _pieces(sentence, first=index == 0 and reply.first_audio_at is None):
                         await self._synthesize(reply, piece, pipeline)
                     await pipeline.put(_SentenceEnd(index, sentence))
                     index += 1
@@ -381,12 +395,11 @@ class SpeechQueue:
     async def _synthesize(
         self, reply: _Reply, sentence: str, pipeline: asyncio.Queue[_Item]
     ) -> None:
-        loop = asyncio.get_running_loop()
         chunks = self.synthesizer.stream(sentence)
         try:
             while True:
                 t0 = time.perf_counter()
-                chunk = await loop.run_in_executor(self._executor, _next_chunk, chunks)
+                chunk = await self._executor.run(_next_chunk, chunks)
                 reply.synth_s += time.perf_counter() - t0
                 if chunk is None:
                     return
@@ -396,6 +409,12 @@ class SpeechQueue:
         finally:  # close the generator in its own thread, after any running step
             with contextlib.suppress(RuntimeError):
                 self._executor.submit(_close, chunks)
+
+
+def _pieces(sentence: str, *, first: bool) -> tuple[str, ...]:
+    """What is synthesized for one sentence: a reply's first clause alone (its audio starts
+    sooner), then the rest; any other sentence whole."""
+    return (first_clause(sentence) if first else None) or (sentence,)
 
 
 def _close(chunks: Iterator[AudioChunk]) -> None:

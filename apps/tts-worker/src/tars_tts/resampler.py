@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from scipy.signal import firwin, lfilter  # imported with the worker, never on the event loop
 
 Int16Array = npt.NDArray[np.int16]
 
@@ -23,8 +24,6 @@ class StreamResampler:
         self._fir: npt.NDArray[np.float64] | None = None
         self._zi: npt.NDArray[np.float64] | None = None
         if dst_rate < src_rate:
-            from scipy.signal import firwin
-
             self._fir = firwin(taps, 0.45 * dst_rate, fs=src_rate)
             self._zi = np.zeros(taps - 1)
 
@@ -33,8 +32,6 @@ class StreamResampler:
             return block
         x = block.astype(np.float64)
         if self._fir is not None:
-            from scipy.signal import lfilter
-
             x, self._zi = lfilter(self._fir, 1.0, x, zi=self._zi)
         buf = np.concatenate(([self._tail], x))  # buf[i + 1] is block sample i
         last = float(block.size - 1)

@@ -62,6 +62,9 @@ class TtsWorker:
             known = ", ".join(sorted(n for n in self.voice_names if n))
             await self._reject(msg, f"unknown voice {say.voice!r} (this worker speaks: {known})")
             return
+        if say.prepare:
+            self.service.spawn(self._prepare(say, cid), name=f"tts-prepare-{cid[:8]}")
+            return
         part = say.stream and not say.final
         if part and not say.text.strip():
             return  # an empty chunk of a streamed reply adds nothing
@@ -80,6 +83,15 @@ class TtsWorker:
             await self._reject(msg, str(exc))
         except SpeechQueueClosedError:
             log.debug("say %s arrived while stopping", cid)
+
+    async def _prepare(self, say: TtsSay, cid: str) -> None:
+        """Synthesize a reply's text ahead of its say (a speculative transcript's answer)."""
+        try:
+            cached = await self.queue.prepare(say.text, first=say.index == 0)
+        except TtsError as exc:  # text the say itself will reject, or a closing queue
+            log.debug("prepare %s: %s", cid[:8], exc)
+            return
+        log.debug("prepared %s: %d piece(s) ready", cid[:8], cached)
 
     async def _reject(self, msg: Inbound[TtsSay], reason: str) -> None:
         """Bad input: an ``ended`` status with the reason (ending a streamed reply it belonged to)."""

@@ -34,12 +34,14 @@ def builtin_models() -> list[str]:
 
 
 class WakeSettings(BaseModel):
-    """Wake-word knobs: model names (built-in) or paths of ``.tflite`` openWakeWord models."""
+    """Wake-word knobs (``[wake.detector]``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    models: tuple[str, ...] = Field(default=("hey_jarvis",), min_length=1)
-    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    models: tuple[str, ...] = Field(
+        default=("hey_jarvis",), min_length=1, description="openWakeWord built-ins (hey_jarvis, "
+        "okay_nabu, hey_mycroft, alexa, hey_rhasspy) or paths of .tflite models")
+    threshold: float = Field(default=0.5, gt=0.0, lt=1.0, description="score that is a detection")
     refractory_s: float = Field(
         default=2.0, ge=0.0, description="after a detection, that model stays quiet this long"
     )

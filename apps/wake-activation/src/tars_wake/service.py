@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 
-import numpy as np
-import numpy.typing as npt
-
-from tars.audio import SAMPLE_RATE
+from tars.audio import AudioFormatError, BadFrames, frame_samples
 from tars.contracts import topics as T
 from tars.contracts.audio import AudioFrame, AudioPurpose
 from tars.contracts.envelope import new_id
-from tars.contracts.health import Status
 from tars.contracts.llm import LlmCancel
 from tars.contracts.stt import SttFinal
 from tars.contracts.tts import TtsControl, TtsStatus
 from tars.contracts.wake import WakeEvent
-from tars.runtime import Inbound, ModelExecutor, Service
+from tars.runtime import Inbound, ModelExecutor, PeerEvent, Peers, Service
 from tars_wake.arbiter import Candidate, WakeArbiter, level_dbfs
 from tars_wake.detector import WakeDetection, WakeDetector
 from tars_wake.phrase import PhraseWakeMatcher
@@ -27,8 +22,6 @@ from tars_wake.sites import Chunk, SiteStream, SiteTable
 
 log = logging.getLogger("tars_wake.service")
 
-Int16Array = npt.NDArray[np.int16]
-ERROR_EVERY_S = 5.0
 LIVE_S = 1.0
 
 
@@ -52,8 +45,8 @@ class WakeWorker:
             self.sites.spare.append(first)
         self.speaking: dict[str, str] = {}
         """site -> correlation id of the reply TTS is speaking there."""
-        self.tts_instance: str | None = None
-        self._errors: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        self.tts = Peers(service, settings.tts_service)
+        self.bad_frames = BadFrames(service)
         self.arbiter = WakeArbiter(settings.arbitration_window_s, self._answer, self.listening,
                                    level_weight=settings.arbitration_level_weight)
         service.add_cleanup(self.arbiter.close)
@@ -61,49 +54,37 @@ class WakeWorker:
     def register(self) -> None:
         self.service.handle(T.AUDIO_MIC, self.on_audio)
         self.service.handle(T.TTS_STATUS, self.on_tts_status)
-        self.service.handle(T.SYSTEM_STATUS, self.on_tts_presence,
-                            topic=T.SYSTEM_STATUS.topic(service=self.settings.tts_service))
+        self.tts.listen(self.on_tts_presence)
         if self.settings.phrase_mode:
             self.service.handle(T.STT_FINAL, self.on_final)
 
     async def on_audio(self, msg: Inbound[AudioFrame]) -> None:
         site, frame = site_of(msg.topic), msg.payload
+        if not msg.pcm and frame.final:  # the sender's stream ended: its slot can go
+            ended = self.sites.get(site, frame.purpose)
+            if ended is not None:
+                ended.ended = True
         if not msg.pcm or frame.purpose == "transcription":
             return  # end-of-stream markers; clients that want text only
-        if frame.sample_rate != SAMPLE_RATE or frame.channels != 1:
-            await self._bad_frame(site, msg.topic, f"audio frame at {frame.sample_rate} Hz, "
-                                  f"{frame.channels} channel(s); expected {SAMPLE_RATE} Hz mono")
+        try:
+            samples = frame_samples(frame, msg.pcm)
+        except AudioFormatError as exc:
+            await self.bad_frames.report(site, msg.topic, str(exc))
             return
         stream = self.sites.admit(site, frame.purpose)
         if stream is None:
-            await self._bad_frame(site, msg.topic, "refused: no detector free for another site "
-                                  f"(max_sites = {self.settings.max_sites})", key="refused")
+            await self.bad_frames.report(site, msg.topic, "refused: no detector free for another "
+                                         f"site (max_sites = {self.settings.max_sites})", key="refused")
             return
         if stream.task is None:
             stream.task = self.service.spawn(self._consume(stream), name=f"wake-{site}")
-        samples = np.frombuffer(msg.pcm, dtype="<i2").astype(np.int16)
         stream.put(Chunk(samples, frame.audio_time_s, msg.correlation_id))
-
-    async def _bad_frame(self, site: str, topic: str, reason: str, key: str | None = None) -> None:
-        """Bad input: reported at most every ERROR_EVERY_S per site (or ``key``), counted always."""
-        now = time.monotonic()
-        key = site if key is None else key
-        last, suppressed = self._errors.pop(key, (float("-inf"), 0))
-        if now - last < ERROR_EVERY_S:
-            self.service.counters.errors += 1
-            self._errors[key] = (last, suppressed + 1)
-        else:
-            self._errors[key] = (now, 0)
-            more = f" ({suppressed} more since the last report)" if suppressed else ""
-            await self.service.report_error("validation", f"site {site}: {reason}{more}", topic=topic)
-        while len(self._errors) > 256:
-            self._errors.popitem(last=False)
 
     async def _detector(self, origin_s: float) -> WakeDetector:
         if self.sites.spare:
             det = self.sites.spare.pop()
         else:
-            det = WakeDetector(self.settings.wake())
+            det = WakeDetector(self.settings.detector)
             await self.executor.run(det.load)
         det.restart(origin_s)
         return det
@@ -176,12 +157,10 @@ class WakeWorker:
         elif msg.payload.event == "ended" and self.speaking.get(site) == msg.correlation_id:
             del self.speaking[site]
 
-    async def on_tts_presence(self, msg: Inbound[Status]) -> None:
+    async def on_tts_presence(self, event: PeerEvent) -> None:
         """The tts worker went offline or restarted: no reply of its is playing any more."""
-        st = msg.payload
-        restarted = self.tts_instance is not None and st.instance != self.tts_instance
-        self.tts_instance = st.instance
-        if (st.state == "offline" or restarted) and self.speaking:
+        st = event.status
+        if (st.state == "offline" or event.restarted) and self.speaking:
             log.info("tts %s: no site is speaking", st.state)
             self.speaking.clear()
 
@@ -195,11 +174,11 @@ async def setup(settings: Settings, service: Service) -> WakeWorker:
     """Load the wake models once (in the executor), register the handlers."""
     executor = ModelExecutor("wake", max_pending=256)
     service.add_cleanup(executor.shutdown)
-    first = WakeDetector(settings.wake())
+    first = WakeDetector(settings.detector)
     await executor.run(first.load)
     worker = WakeWorker(settings, service, executor, first)
     worker.register()
-    service.models = {"wake": ",".join(settings.models), "engine": "openWakeWord"}
+    service.models = {"wake": ",".join(settings.detector.models), "engine": "openWakeWord"}
     service.capabilities = (["wake.word", "wake.detection"]
                             + (["wake.phrase"] if settings.phrase_mode else []))
     return worker

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 
 from tars.runtime.settings import CoreSettings
 from tars_wake.detector import WakeSettings
@@ -12,13 +13,14 @@ from tars_wake.phrase import DEFAULT_PHRASES
 
 
 class Settings(CoreSettings):
-    """Wake models, threshold, phrase mode."""
+    """Wake models (table ``[wake.detector]``: WakeSettings, declared once in tars_wake.detector;
+    env ``TARS_DETECTOR__THRESHOLD``...), phrase mode, sites and arbitration. An unknown key in
+    ``[wake]`` is an error."""
 
+    model_config = SettingsConfigDict(extra="forbid")
     section: ClassVar[str] = "wake"
 
-    models: list[str] = Field(default_factory=lambda: ["hey_jarvis"], min_length=1)
-    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
-    refractory_s: float = Field(default=2.0, ge=0.0)
+    detector: WakeSettings = WakeSettings()
     phrase_mode: bool = Field(default=True, description="also wake on a phrase in stt/final")
     phrases: list[str] = Field(default_factory=lambda: list(DEFAULT_PHRASES))
     max_clock_gap_s: float = Field(default=0.5, gt=0.0)
@@ -36,6 +38,3 @@ class Settings(CoreSettings):
         default=0.25, ge=0.0, le=10.0,
         description="how much 10 dB of wake word level counts against the wake score")
 
-    def wake(self) -> WakeSettings:
-        return WakeSettings(models=tuple(self.models), threshold=self.threshold,
-                            refractory_s=self.refractory_s)

@@ -39,6 +39,8 @@ class SiteStream:
     task: asyncio.Task[None] | None = None
     dropped: int = 0
     last_seen: float = field(default_factory=time.monotonic)
+    ended: bool = False
+    """The sender said its stream ended (an end-of-stream frame): its slot may go at once."""
     _recent: deque[Int16Array] = field(default_factory=deque)
     _recent_n: int = 0
 
@@ -58,6 +60,7 @@ class SiteStream:
     def put(self, chunk: Chunk) -> None:
         """Queue a frame; when the detector lags, the oldest frame is dropped (and counted)."""
         self.last_seen = time.monotonic()
+        self.ended = False
         if self.queue.full():
             self.queue.get_nowait()
             self.dropped += 1
@@ -65,7 +68,8 @@ class SiteStream:
 
 
 class SiteTable:
-    """At most ``max_sites`` streams; a stream idle for ``idle_s`` makes room for a new one.
+    """At most ``max_sites`` streams; a stream idle for ``idle_s``, or ended by its sender and
+    drained, makes room for a new one.
 
     A new site while every slot is busy is refused (never evicts a site in use), so made-up
     site ids cannot load unbounded detectors. Detectors of evicted sites are kept for reuse.
@@ -110,7 +114,7 @@ class SiteTable:
     def _evict_idle(self) -> None:
         now = time.monotonic()
         for key, stream in list(self._streams.items()):
-            if now - stream.last_seen > self.idle_s:
+            if now - stream.last_seen > self.idle_s or (stream.ended and stream.queue.empty()):
                 self.evict(key)
 
     def evict(self, key: tuple[str, str]) -> None:

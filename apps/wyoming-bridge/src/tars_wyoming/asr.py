@@ -19,7 +19,7 @@ from wyoming.event import Event
 
 from tars.contracts.stt import SttFinal
 from tars.runtime import Inbound
-from tars_wyoming.audio import MicStream, audio_format
+from tars_wyoming.audio import MicStream, audio_format, open_stream
 from tars_wyoming.connection import Connection
 from tars_wyoming.wire import BadEvent
 
@@ -77,12 +77,9 @@ class AsrConnection(Connection):
         elif kind == "audio-start":
             await self.start(event.data)
         elif kind == "audio-chunk":
-            if self.stream is None:
-                raise BadEvent("audio-chunk before audio-start", "no-stream")
-            await self.stream.write(event.data, event.payload)
+            await open_stream(self.stream, kind).write(event.data, event.payload)
         elif kind == "audio-stop":
-            if self.stream is None:
-                raise BadEvent("audio-stop before audio-start", "no-stream")
+            open_stream(self.stream, kind)
             await self.finish()
         else:
             return False

@@ -8,8 +8,8 @@ import numpy as np
 from wyoming.audio import AudioChunk, AudioChunkConverter
 
 from tars.audio import SAMPLE_RATE
-from tars.contracts import topics as T
-from tars.contracts.audio import AudioFrame, AudioPurpose
+from tars.clients.stt import MicPublisher
+from tars.contracts.audio import AudioPurpose
 from tars.runtime import Service
 from tars_wyoming.wire import BadEvent
 
@@ -37,14 +37,9 @@ class MicStream:
 
     def __init__(self, service: Service, site: str, purpose: AudioPurpose, correlation_id: str,
                  *, max_s: float) -> None:
-        self.service = service
         self.site = site
-        self.purpose: AudioPurpose = purpose
-        self.correlation_id = correlation_id
         self.max_s = max_s
-        self.seq = 0
-        self.samples = 0
-        self.ended = False
+        self.mic = MicPublisher(service, site, purpose=purpose, correlation_id=correlation_id)
         self.loud_s = 0.0
         """Seconds of blocks loud enough to be speech."""
         self.loud_end_s = 0.0
@@ -53,7 +48,7 @@ class MicStream:
 
     @property
     def audio_s(self) -> float:
-        return self.samples / SAMPLE_RATE
+        return self.mic.clock_s
 
     async def write(self, data: dict[str, Any], payload: bytes | None) -> None:
         rate, width, channels = audio_format(data)
@@ -68,27 +63,23 @@ class MicStream:
             return
         if self.audio_s + len(chunk.audio) / 2 / SAMPLE_RATE > self.max_s:
             raise BadEvent(f"audio stream longer than {self.max_s:.0f} s", "stream-too-long")
-        await self._publish(AudioFrame(seq=self.seq, audio_time_s=round(self.audio_s, 6),
-                                       purpose=self.purpose), chunk.audio)
         self._measure(np.frombuffer(chunk.audio, dtype="<i2"))
-        self.samples += len(chunk.audio) // 2
+        await self.mic.send(chunk.audio)
 
     def _measure(self, samples: np.ndarray[Any, np.dtype[np.int16]]) -> None:
         for off in range(0, samples.size, BLOCK):
             block = samples[off:off + BLOCK].astype(np.float64)
             if block.size and float(np.sqrt(np.mean(block * block))) > LOUD_RMS:
                 self.loud_s += block.size / SAMPLE_RATE
-                self.loud_end_s = (self.samples + off + block.size) / SAMPLE_RATE
+                self.loud_end_s = (self.mic.samples + off + block.size) / SAMPLE_RATE
 
     async def end(self) -> float:
         """The last frame (``final``): flushes the utterance in flight. Returns the stream length."""
-        if not self.ended:
-            self.ended = True
-            await self._publish(AudioFrame(seq=self.seq, audio_time_s=round(self.audio_s, 6),
-                                           final=True, purpose=self.purpose), b"")
-        return self.audio_s
+        return await self.mic.end()
 
-    async def _publish(self, frame: AudioFrame, pcm: bytes) -> None:
-        await self.service.publish(T.AUDIO_MIC, frame, pcm=pcm, params={"site": self.site},
-                                   site_id=self.site, correlation_id=self.correlation_id)
-        self.seq += 1
+
+def open_stream(stream: MicStream | None, kind: str) -> MicStream:
+    """The stream an ``audio-chunk`` / ``audio-stop`` belongs to; BadEvent before audio-start."""
+    if stream is None:
+        raise BadEvent(f"{kind} before audio-start", "no-stream")
+    return stream

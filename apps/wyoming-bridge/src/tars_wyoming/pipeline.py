@@ -29,7 +29,7 @@ from tars.contracts.tts import TtsControl, TtsStatus
 from tars.contracts.turn import TurnResult
 from tars.contracts.wake import WakeEvent
 from tars.runtime import Inbound
-from tars_wyoming.audio import MicStream, audio_format
+from tars_wyoming.audio import MicStream, audio_format, open_stream
 from tars_wyoming.connection import Connection
 from tars_wyoming.wire import BadEvent
 
@@ -72,13 +72,9 @@ class PipelineConnection(Connection):
                 if self.running and self.start_stage == "asr":
                     await self._open_turn()
         elif kind == "audio-chunk":
-            if self.stream is None:
-                raise BadEvent("audio-chunk before audio-start", "no-stream")
-            await self.stream.write(event.data, event.payload)
+            await open_stream(self.stream, kind).write(event.data, event.payload)
         elif kind == "audio-stop":
-            if self.stream is None:
-                raise BadEvent("audio-stop before audio-start", "no-stream")
-            await self.stream.end()
+            await open_stream(self.stream, kind).end()
             self.stream = None
         else:
             return False

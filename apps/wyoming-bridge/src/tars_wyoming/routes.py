@@ -4,14 +4,12 @@ they are (their retained info and status, for ``describe``)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 from tars.contracts import topics as T
-from tars.contracts.health import Info, Status
-from tars.runtime import Inbound, Service
+from tars.contracts.health import Info
+from tars.runtime import Inbound, Peers, Service
 
-log = logging.getLogger(__name__)
 QUEUE_MAX = 4096
 
 
@@ -46,31 +44,24 @@ class Routes:
 
 
 class Catalog:
-    """The retained info and status of the workers the bridge speaks for."""
+    """The retained info and status (through :class:`Peers`, which logs their changes) of the
+    workers the bridge speaks for."""
 
     def __init__(self, services: tuple[str, ...] = ("stt", "tts", "wake", "router")) -> None:
         self.services = services
         self.info: dict[str, Info] = {}
-        self.online: set[str] = set()
+        self.peers: Peers | None = None
+
+    @property
+    def online(self) -> set[str]:
+        """The workers whose last status says online."""
+        peers = self.peers
+        return {name for name in self.services if peers is not None and peers.online(name)}
 
     async def on_info(self, msg: Inbound[Info]) -> None:
         name = msg.topic.rsplit("/", 1)[-1]
         if name in self.services:
             self.info[name] = msg.payload
-
-    async def on_status(self, msg: Inbound[Status]) -> None:
-        name = msg.topic.rsplit("/", 1)[-1]
-        if name not in self.services:
-            return
-        was = name in self.online
-        if msg.payload.state == "online":
-            self.online.add(name)
-            if not was:
-                log.info("%s worker is online", name)
-        else:
-            self.online.discard(name)
-            if was:
-                log.warning("%s worker went %s", name, msg.payload.state)
 
     def model(self, service: str, key: str, default: str) -> str:
         info = self.info.get(service)
@@ -83,4 +74,4 @@ class Catalog:
 
     def register(self, service: Service) -> None:
         service.handle(T.SYSTEM_INFO, self.on_info)
-        service.handle(T.SYSTEM_STATUS, self.on_status)
+        self.peers = Peers(service, *self.services)

@@ -14,7 +14,7 @@ from wyoming.wake import Detection, NotDetected
 
 from tars.contracts.wake import WakeEvent
 from tars.runtime import Inbound
-from tars_wyoming.audio import MicStream, audio_format
+from tars_wyoming.audio import MicStream, audio_format, open_stream
 from tars_wyoming.connection import Connection
 from tars_wyoming.wire import BadEvent
 
@@ -56,12 +56,9 @@ class WakeConnection(Connection):
             self.detections = 0
             self.relay = asyncio.create_task(self._relay(inbox), name=f"wyoming-wake-{self.id}")
         elif kind == "audio-chunk":
-            if self.stream is None:
-                raise BadEvent("audio-chunk before audio-start", "no-stream")
-            await self.stream.write(event.data, event.payload)
+            await open_stream(self.stream, kind).write(event.data, event.payload)
         elif kind == "audio-stop":
-            if self.stream is None:
-                raise BadEvent("audio-stop before audio-start", "no-stream")
+            open_stream(self.stream, kind)
             await self.finish()
         else:
             return False

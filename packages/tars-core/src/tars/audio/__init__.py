@@ -1,6 +1,8 @@
-"""Audio primitives shared by the workers: PCM format, WAV I/O, resampling, device seams."""
+"""Audio primitives shared by the workers: PCM format, WAV I/O, resampling, device seams, the
+intake of MQTT audio frames."""
 
 from tars.audio.devices import NoAudioDeviceError, describe_devices, require_device
+from tars.audio.intake import BadFrames, frame_samples
 from tars.audio.pcm import (
     SAMPLE_RATE,
     AudioFormatError,
@@ -16,8 +18,10 @@ __all__ = [
     "AudioFormatError",
     "AudioSink",
     "AudioSource",
+    "BadFrames",
     "NoAudioDeviceError",
     "describe_devices",
+    "frame_samples",
     "int16_to_float",
     "read_wav",
     "require_device",

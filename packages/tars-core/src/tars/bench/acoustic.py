@@ -107,6 +107,8 @@ async def _run(rounds: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tars-bench-") as home, virtual_sound_card() as card:
         async with AcousticStack(card, Path(home)) as stack:
             await stack.quiet(2.0)
+            beats = stack.watch.beats if stack.watch is not None else None
+            asked_from = beats.now() if beats is not None else 0.0
             turns: dict[str, list[dict[str, Any]]] = {"intent": [], "llm": []}
             for _ in range(rounds):
                 for path, questions in (("intent", INTENT_QUESTIONS), ("llm", LLM_QUESTIONS)):
@@ -120,6 +122,8 @@ async def _run(rounds: int) -> dict[str, Any]:
             # last: a barge-in's wake word opens a turn, and what is said next would be its question
             stop_ms = [v for v in [await _barge_in(stack) for _ in range(max(1, rounds))] if v is not None]
             ready_s = stack.ready_s
+            lag = beats.loop_lag(asked_from) if beats is not None else None
+            rss = beats.rss_mb() if beats is not None else {}
 
     def path_summary(items: list[dict[str, Any]]) -> dict[str, Any]:
         v2v = [t["voice_to_voice_ms"] for t in items if t["voice_to_voice_ms"] is not None]
@@ -134,6 +138,7 @@ async def _run(rounds: int) -> dict[str, Any]:
         "earcon_after_wake_ms": earcon_ms,
         "false_triggers": false,
         "ready_s": round(ready_s, 1),
+        "rss_mb": rss, "rss_total_mb": round(sum(rss.values()), 1), "loop_lag": lag,
         "method": "voice to voice = first reply sample on the speaker minus the last voiced "
                   "sample played into the mic, both from continuous recordings of the devices",
         "goal": {**GOALS, "barge_in_stop_ms": 300, "earcon_ms": 150},

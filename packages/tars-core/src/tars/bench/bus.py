@@ -13,7 +13,7 @@ from tars.contracts import topics as T
 from tars.contracts.memory import MemoryQuery, MemoryResults
 from tars.runtime import Requester, Service
 from tars.runtime.broker import LocalBroker
-from tars.runtime.mqtt import MqttBus
+from tars.runtime.connect import client_bus
 
 
 async def _run(url: str, n: int, concurrency: int) -> dict[str, Any]:
@@ -26,7 +26,7 @@ async def _run(url: str, n: int, concurrency: int) -> dict[str, Any]:
     line = await asyncio.wait_for(server.stdout.readline(), 30)
     if line.strip() != b"ready":
         raise RuntimeError("the bench responder did not start")
-    client = Service("bench-requester", MqttBus(url, f"bench-req-{os.getpid()}", namespace=ns),
+    client = Service("bench-requester", client_bus(url, "bench-req", namespace=ns),
                      announce=False)
     await client.start()
     req: Requester[MemoryResults] = Requester(client, T.MEMORY_QUERY, T.MEMORY_RESULTS, timeout_s=5)

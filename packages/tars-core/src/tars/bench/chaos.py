@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tars.bench.beats import Beats
 from tars.contracts import topics as T
 from tars.contracts.envelope import new_id
-from tars.contracts.health import Heartbeat
 from tars.contracts.turn import TextTurn, TurnEvent, TurnResult
 from tars.runtime.service import Inbound, Service
 
@@ -64,20 +64,15 @@ class ChaosClient:
     """The operator's client: typed turns, their results, and every worker's pid."""
 
     def __init__(self, url: str) -> None:
-        from tars.runtime.mqtt import MqttBus
-        from tars.stack.routerwatch import TurnWaiter
+        from tars.clients.router import RouterClient
+        from tars.runtime.connect import client_bus
 
-        self.service = Service("bench-chaos", MqttBus(url, f"bench-chaos-{os.getpid()}",
-                                                      connect_timeout=10), announce=False)
-        self.waiter = TurnWaiter(self.service)
-        self.pids: dict[str, int] = {}
+        self.service = Service("bench-chaos", client_bus(url, "bench-chaos", connect_timeout=10),
+                               announce=False)
+        self.router = RouterClient(self.service)
+        self.beats = Beats(self.service)
         self.thinking: set[str] = set()
-        self.service.handle(T.SYSTEM_HEARTBEAT, self._on_beat)
         self.service.handle(T.TURN_EVENT, self._on_event)
-
-    async def _on_beat(self, msg: Inbound[Heartbeat]) -> None:
-        if msg.payload.pid:
-            self.pids[msg.topic.rsplit("/", 1)[-1]] = msg.payload.pid
 
     async def _on_event(self, msg: Inbound[TurnEvent]) -> None:
         if msg.payload.stage in ("thinking", "speaking"):
@@ -85,7 +80,7 @@ class ChaosClient:
 
     async def send(self, text: str, site: str) -> tuple[str, asyncio.Future[TurnResult]]:
         cid = new_id()
-        fut = self.waiter.expect(cid)
+        fut = self.router.expect(cid)
         await self.service.publish(T.ROUTER_TEXT, TextTurn(text=text, speak=False),
                                    correlation_id=cid, site_id=site)
         return cid, fut
@@ -93,7 +88,7 @@ class ChaosClient:
     async def ask(self, text: str, site: str, timeout_s: float) -> TurnResult | None:
         cid, fut = await self.send(text, site)
         try:
-            return await self.waiter.wait(cid, fut, timeout_s)
+            return await self.router.wait(cid, fut, timeout_s)
         except TimeoutError:
             return None
 
@@ -101,7 +96,7 @@ class ChaosClient:
         """Wait until ``name`` beats with a pid other than ``old`` (it was restarted)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.pids.get(name, old) != old:
+            if self.beats.pid(name) not in (0, old):
                 return True
             await asyncio.sleep(0.2)
         return False
@@ -118,14 +113,14 @@ async def _scenario(client: ChaosClient, victim: str, runtime_dir: Path, n: int,
     cid, fut = await client.send(LONG_QUESTION, site)
     await _wait_for(lambda: cid in client.thinking or fut.done(), timeout_s)
     await asyncio.sleep(0.5)  # well into the reply
-    sc.killed_pid = _broker_pid(runtime_dir) if victim == "broker" else client.pids.get(victim, 0)
+    sc.killed_pid = _broker_pid(runtime_dir) if victim == "broker" else client.beats.pid(victim)
     if not sc.killed_pid:
         sc.reason = f"no pid known for {victim}"
         return sc
     killed_at = time.monotonic()
     os.kill(sc.killed_pid, signal.SIGKILL)
     try:
-        result = await client.waiter.wait(cid, fut, timeout_s)
+        result = await client.router.wait(cid, fut, timeout_s)
         sc.ended_after_kill_s = round(max(0.0, time.monotonic() - killed_at), 2)
         sc.path, sc.reason, sc.reply = result.path, result.reason, result.reply
     except TimeoutError:
@@ -183,7 +178,7 @@ async def _run(victims: tuple[str, ...], home: Path, timeout_s: float) -> dict[s
         client = ChaosClient(stack.url)
         await client.service.start()
         try:
-            await _wait_for(lambda: all(v in client.pids for v in victims if v != "broker"), 30)
+            await _wait_for(lambda: all(client.beats.pid(v) for v in victims if v != "broker"), 30)
             scenarios = [await _scenario(client, v, stack.runtime_dir, n, timeout_s)
                          for n, v in enumerate(victims)]
         finally:

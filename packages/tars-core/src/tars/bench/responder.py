@@ -6,17 +6,16 @@ Usage: ``python -m tars.bench.responder URL NAMESPACE``; prints ``ready`` once s
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 
 from tars.contracts import topics as T
 from tars.contracts.memory import MemoryQuery, MemoryResults
 from tars.runtime import Inbound, Service
-from tars.runtime.mqtt import MqttBus
+from tars.runtime.connect import client_bus
 
 
 async def serve(url: str, ns: str) -> None:
-    server = Service("bench-responder", MqttBus(url, f"bench-resp-{os.getpid()}", namespace=ns),
+    server = Service("bench-responder", client_bus(url, "bench-resp", namespace=ns),
                      announce=False)
     empty = MemoryResults()
 

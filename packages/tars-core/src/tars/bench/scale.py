@@ -18,7 +18,7 @@ from tars.contracts.tts import TtsSay
 from tars.runtime import Inbound, Service
 from tars.runtime.broker import LocalBroker
 from tars.runtime.bus import Message, topic_matches
-from tars.runtime.mqtt import MqttBus
+from tars.runtime.connect import client_bus
 from tars.runtime.pool import Pool, member_name
 
 FRAME_S = 0.03
@@ -52,8 +52,7 @@ class Pipeline:
         self.services: list[Service] = []
 
     def _service(self, role: str, index: int = 0, concurrency: int = 1) -> Service:
-        name = member_name(role, index)
-        bus = MqttBus(self.url, f"{name}-{uuid.uuid4().hex[:6]}", namespace=self.ns)
+        bus = client_bus(self.url, member_name(role, index), namespace=self.ns)
         svc = Service(role, bus, pool=Pool(role, self.size, index), max_concurrency=concurrency,
                       announce=False)
         self.services.append(svc)
@@ -132,7 +131,7 @@ async def _one(url: str, k: int, size: int, duration_s: float, costs: Costs) -> 
     tally = Tally()
     pipeline = Pipeline(url, size, costs, tally, ns)
     await pipeline.start()
-    client = Service("satellites", MqttBus(url, f"sat-{uuid.uuid4().hex[:6]}", namespace=ns), announce=False)
+    client = Service("satellites", client_bus(url, "sat", namespace=ns), announce=False)
     waiting: dict[str, asyncio.Event] = {}
 
     async def on_any(msg: Message) -> None:

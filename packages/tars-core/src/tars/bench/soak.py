@@ -15,9 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from tars.bench.chaos import ChaosClient
-from tars.contracts import topics as T
-from tars.contracts.health import Heartbeat
-from tars.runtime.service import Inbound
 
 QUESTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("what time is it", ("AM", "PM")),
@@ -44,16 +41,9 @@ async def _run(home: Path, duration_s: float, every_s: float) -> dict[str, Any]:
 
     stack = UpStack(home)
     await asyncio.to_thread(stack.start)
-    rss: dict[str, list[tuple[float, float]]] = {}
     t0 = time.monotonic()
     try:
         client = ChaosClient(stack.url)
-
-        async def on_beat(msg: Inbound[Heartbeat]) -> None:
-            rss.setdefault(msg.topic.rsplit("/", 1)[-1], []).append(
-                (time.monotonic() - t0, msg.payload.rss_mb))
-
-        client.service.handle(T.SYSTEM_HEARTBEAT, on_beat)
         await client.service.start()
         asked = right = lost = 0
         by_kind: dict[str, list[int]] = {}
@@ -82,12 +72,12 @@ async def _run(home: Path, duration_s: float, every_s: float) -> dict[str, Any]:
     half = duration_s / 2
     workers = {name: {"rss_first_mb": round(points[0][1], 1), "rss_last_mb": round(points[-1][1], 1),
                       "slope_mb_per_min": slope_mb_per_min([p for p in points if p[0] >= half])}
-               for name, points in sorted(rss.items()) if points}
+               for name, points in client.beats.rss_series().items() if points}
     return {
         "bench": "soak", "duration_s": duration_s, "every_s": every_s,
         "turns": asked, "right": right, "lost": lost,
         "right_by_question": {k: f"{v[0]}/{v[1]}" for k, v in by_kind.items()},
-        "workers": workers,
+        "workers": workers, "loop_lag": client.beats.loop_lag(),
     }
 
 

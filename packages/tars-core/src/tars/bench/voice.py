@@ -6,11 +6,9 @@ import asyncio
 import os
 from typing import Any
 
+from tars.bench.beats import Beats
 from tars.bench.stats import pct
-from tars.contracts import decode
-from tars.contracts import topics as T
-from tars.contracts.envelope import DecodeError
-from tars.runtime.bus import Message
+from tars.runtime.service import Service
 from tars.stack.converse import converse_once
 from tars.stack.ephemeral import ensure_stack
 
@@ -59,40 +57,38 @@ def confine(cpus: int | None) -> list[int] | None:
 
 
 async def _run(url: str | None, rounds: int) -> dict[str, Any]:
-    from tars.runtime.mqtt import MqttBus
+    from tars.runtime.connect import client_bus
     from tars.testing.speech import piper
 
     audio = {q: piper(spoken_question(q)) for q in [*INTENT_QUESTIONS, *LLM_QUESTIONS]}
-    target = url or "mqtt://127.0.0.1:1883"
-    async with ensure_stack(STACK, target, quiet=True) as stack:
-        rss: dict[str, float] = {}
-        watcher = MqttBus(stack.url, f"bench-voice-{os.getpid()}", namespace=stack.namespace)
-
-        async def on_beat(msg: Message) -> None:
-            try:
-                rss[msg.topic.rsplit("/", 1)[-1]] = float(decode(msg.payload).data.get("rss_mb", 0.0))
-            except (DecodeError, ValueError, TypeError):
-                pass
-
+    async with ensure_stack(STACK, url or "", quiet=True) as stack:  # "": a private stack
+        watcher = Service("bench-voice", client_bus(stack.url, "bench-voice",
+                                                    namespace=stack.namespace), announce=False)
+        beats = Beats(watcher)
         await watcher.start()
-        await watcher.subscribe(T.SYSTEM_HEARTBEAT.filter, on_beat)
+        asked_from = beats.now()
         intent: list[dict[str, Any]] = []
         llm: list[dict[str, Any]] = []
+        site = f"bench{os.getpid()}"  # one satellite asks everything, as a room's device would
         for _ in range(rounds):
             for q in INTENT_QUESTIONS:
-                intent.append(await converse_once(stack.url, audio[q], namespace=stack.namespace))
+                intent.append(await converse_once(stack.url, audio[q], namespace=stack.namespace,
+                                                  site=site))
             for q in LLM_QUESTIONS:
-                llm.append(await converse_once(stack.url, audio[q], namespace=stack.namespace))
+                llm.append(await converse_once(stack.url, audio[q], namespace=stack.namespace,
+                                               site=site))
+        asked_until = beats.now()
         for _ in range(30):  # heartbeats come every heartbeat_s (10 s by default)
-            if set(STACK) <= set(rss):
+            if beats.heard_after(asked_until, STACK):
                 break
             await asyncio.sleep(0.5)
         await watcher.stop()
+        rss = beats.rss_mb()
         return {
             "bench": "voice",
             "intent": summary(intent), "llm": summary(llm),
-            "rss_mb": {k: round(v, 1) for k, v in sorted(rss.items())},
-            "rss_total_mb": round(sum(rss.values()), 1),
+            "rss_mb": rss, "rss_total_mb": round(sum(rss.values()), 1),
+            "loop_lag": beats.loop_lag(asked_from),
             "ready_s": round(stack.ready_s, 2) if stack.ready_s is not None else None,
             "started_for_the_run": stack.started_workers,
             "goal": GOALS,

@@ -65,7 +65,8 @@ def bench_voice(
              "stack), timed on the recorded signals; adds barge_in_stop_ms and false triggers")] = False,
 ) -> None:
     """Spoken questions ("hey jarvis, ...") through the full stack: voice-to-voice and every
-    stage's p50/p95 per path (intent / llm), RSS, ready time. Over MQTT audio by default."""
+    stage's p50/p95 per path (intent / llm), RSS, every worker's loop lag, ready time. Over MQTT
+    audio by default."""
     if acoustic:
         from tars.bench import acoustic as bench_acoustic
         from tars.testing.soundcard import available

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from typing import Annotated
 
@@ -51,9 +50,9 @@ def _as_json(d: Decoded) -> bytes:
 
 async def _watch(url: str, filters: list[str], corr: str | None, json_: bool, count: int,
                  timeline: bool, audio: bool, ns: str, console: Console) -> None:
-    from tars.runtime.mqtt import MqttBus
+    from tars.runtime.connect import client_bus
 
-    bus = MqttBus(url, f"tars-monitor-{os.getpid()}", namespace=ns, connect_timeout=5)
+    bus = client_bus(url, "tars-monitor", namespace=ns, connect_timeout=5)
     done = asyncio.Event()
     seen = 0
     timelines = Timelines()

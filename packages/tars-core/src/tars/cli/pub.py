@@ -43,9 +43,9 @@ def pub(
 
 
 async def _publish(url: str, ns: str, topic: str, raw: bytes, qos: int, retain: bool) -> None:
-    from tars.runtime.mqtt import MqttBus
+    from tars.runtime.connect import client_bus
 
-    bus = MqttBus(url, f"tars-pub-{os.getpid()}", namespace=ns, connect_timeout=5)
+    bus = client_bus(url, "tars-pub", namespace=ns, connect_timeout=5)
     await bus.start()
     try:
         await bus.publish(topic, raw, qos=qos, retain=retain)

@@ -14,12 +14,12 @@ import typer
 from rich.console import Console
 
 from tars.cli.common import RUNTIME_DIR, configured_url, fail, url_is_configured
-from tars.contracts import decode
 from tars.contracts import topics as T
-from tars.contracts.envelope import DecodeError
 from tars.runtime.broker import LocalBroker, free_port, port_open
 from tars.runtime.bus import Message
 from tars.runtime.errors import BusError, ConfigError
+from tars.runtime.peers import PeerEvent, Peers
+from tars.runtime.service import Service
 from tars.runtime.settings import CoreSettings, load_settings
 from tars.stack.access import pool_members, satellite_user
 from tars.stack.auth import ADMIN, Credentials, gateway_token_file, load_or_create_token, stack_url_file
@@ -190,7 +190,7 @@ async def _keep_broker(broker: LocalBroker, console: Console, stop: asyncio.Even
 async def _run(url: str, workers: list[WorkerSpec], console: Console, urls: dict[str, str],
                silence_s: float = 60.0, extra_env: dict[str, dict[str, str]] | None = None, *,
                broker: LocalBroker | None = None) -> None:
-    from tars.runtime.mqtt import MqttBus
+    from tars.runtime.connect import client_bus
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -204,22 +204,12 @@ async def _run(url: str, workers: list[WorkerSpec], console: Console, urls: dict
         return
     names = [w.name for w in workers]
     console.print(f"starting workers: {', '.join(names)}")
-    online: set[str] = set()
     announced = asyncio.Event()
-    watcher = MqttBus(url, f"tars-up-{os.getpid()}", connect_timeout=10)
+    watcher = Service("up", client_bus(url, "tars-up", connect_timeout=10), announce=False)
+    peers = Peers(watcher, *names, log_changes=False)  # the supervisor tells about the workers
 
-    async def on_status(msg: Message) -> None:
-        try:
-            env = decode(msg.payload)
-        except DecodeError:
-            return
-        service = msg.topic.rsplit("/", 1)[-1]
-        state = env.data.get("state")
-        if state == "online":
-            online.add(service)
-        elif state == "offline":
-            online.discard(service)
-        if set(names) <= online and not announced.is_set():
+    async def on_status(_event: PeerEvent) -> None:
+        if all(peers.online(name) for name in names) and not announced.is_set():
             announced.set()
             console.print(f"[bold green]tars is ready[/bold green]: {', '.join(names)} online. "
                           "Say 'hey jarvis' (or run `tars ask \"what time is it\"`); Ctrl-C stops.")
@@ -231,9 +221,9 @@ async def _run(url: str, workers: list[WorkerSpec], console: Console, urls: dict
     async def on_heartbeat(msg: Message) -> None:
         sup.heartbeat(msg.topic.rsplit("/", 1)[-1])
 
+    peers.listen(on_status)
     await watcher.start()
-    await watcher.subscribe(T.SYSTEM_STATUS.filter, on_status)
-    await watcher.subscribe(T.SYSTEM_HEARTBEAT.filter, on_heartbeat, qos=0)
+    await watcher.bus.subscribe(T.SYSTEM_HEARTBEAT.filter, on_heartbeat, qos=0)
     await sup.start()
     try:
         await stop.wait()

@@ -14,6 +14,8 @@ class Status(Payload):
 
 
 class Heartbeat(Payload):
+    """Every ``heartbeat_s``: uptime, and the event loop's lag since the previous heartbeat."""
+
     uptime_s: float
     lag_p50_ms: float
     lag_p99_ms: float

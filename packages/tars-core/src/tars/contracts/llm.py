@@ -22,6 +22,9 @@ class LlmRequest(Payload):
     use_tools: bool = True
     max_tokens: int = 256
     temperature: float = 0.3
+    # Only evaluate the conversation so far (system, tools, ``history``; ``text`` is ignored)
+    # into the model's cache, so the next question evaluates only itself: no reply is sent.
+    prefill: bool = False
 
 
 class LlmStreamChunk(Payload):

@@ -8,9 +8,16 @@ from tars.contracts.envelope import Payload
 
 
 class ToolSpec(Payload):
+    """A tool as the model sees it: a name, a description and a JSON schema of its arguments."""
+
     name: str
     description: str
     parameters: dict[str, Any] = {"type": "object", "properties": {}}
+
+    def to_openai(self) -> dict[str, Any]:
+        """The OpenAI ``tools`` entry: ``{"type": "function", "function": {...}}``."""
+        return {"type": "function", "function": {
+            "name": self.name, "description": self.description, "parameters": self.parameters}}
 
 
 class ToolRegistry(Payload):

@@ -173,7 +173,7 @@ SYSTEM_INFO = TopicSpec(_t("system/info/{service}"), Info, "system.info",
                         "service, version, models, capabilities", retain=True,
                         pub=(*SERVICES, SATELLITE), sub=SERVICES)
 SYSTEM_HEARTBEAT = TopicSpec(_t("system/heartbeat/{service}"), Heartbeat, "system.heartbeat",
-                             "uptime and event-loop lag", qos=0,
+                             "uptime and event-loop lag since the last heartbeat", qos=0,
                              pub=(*SERVICES, SATELLITE), sub=("gateway",))
 SYSTEM_ERROR = TopicSpec(_t("system/error"), ErrorEvent, "system.error",
                          "a message a service could not handle",

@@ -18,6 +18,9 @@ class TtsSay(Payload):
     # Also stream this reply's audio as frames on tars/audio/{site}/out (the envelope's site),
     # whatever the worker's own sinks are: for a remote satellite or a client recording it.
     audio_out: bool = False
+    # Only synthesize the text and keep its audio, playing nothing: the say of the same text (same
+    # correlation id and index) that may follow starts at once. Sent on a speculative transcript.
+    prepare: bool = False
 
 
 class TtsStatus(Payload):

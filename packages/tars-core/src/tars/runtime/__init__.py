@@ -1,4 +1,4 @@
-"""Runtime: the Bus seam and its two implementations, services, requests, health, offload."""
+"""Runtime: the Bus seam and its two implementations, services, requests, health, peers, offload."""
 
 from tars.runtime.bus import Bus, Message, Subscription, Will, topic_matches
 from tars.runtime.clock import Clock, ManualClock, SystemClock
@@ -14,6 +14,7 @@ from tars.runtime.errors import (
 from tars.runtime.lag import LagMonitor
 from tars.runtime.memory_bus import InMemoryBroker, InMemoryBus
 from tars.runtime.offload import ModelExecutor
+from tars.runtime.peers import Peer, PeerEvent, Peers
 from tars.runtime.request import Requester
 from tars.runtime.service import Inbound, Service
 from tars.runtime.settings import CoreSettings, load_settings
@@ -32,6 +33,9 @@ __all__ = [
     "ManualClock",
     "Message",
     "ModelExecutor",
+    "Peer",
+    "PeerEvent",
+    "Peers",
     "RequestCancelled",
     "RequestError",
     "RequestTimeout",

@@ -8,13 +8,14 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TypeVar
 
+from tars.runtime.connect import client_bus
 from tars.runtime.errors import BusError, ConfigError
 from tars.runtime.logs import setup_logging as setup_logging
-from tars.runtime.mqtt import MqttBus
 from tars.runtime.pool import Pool
-from tars.runtime.service import Service, instance_id, offline_will
+from tars.runtime.service import Service, offline_will
 from tars.runtime.settings import CoreSettings, load_settings
 
 S = TypeVar("S", bound=CoreSettings)
@@ -28,10 +29,9 @@ def make_service(name: str, settings: CoreSettings) -> Service:
         pool = Pool(name, settings.pool_size, settings.pool_index, home=settings.site_id)
     except ValueError as exc:
         raise ConfigError(f"config error: {exc} (TARS_POOL_INDEX, TARS_POOL_SIZE)") from exc
-    instance = instance_id(pool.member)
-    bus = MqttBus(settings.mqtt_url, instance, namespace=settings.namespace,
-                  will=offline_will(pool.member, instance), session_expiry_s=pool.session_expiry_s)
-    return Service(name, bus, instance=instance, site_id=settings.site_id,
+    bus = client_bus(settings.mqtt_url, pool.member, namespace=settings.namespace,
+                     will=partial(offline_will, pool.member), session_expiry_s=pool.session_expiry_s)
+    return Service(name, bus, instance=bus.client_id, site_id=settings.site_id,
                    max_concurrency=settings.max_concurrency, heartbeat_s=settings.heartbeat_s,
                    pool=pool)
 

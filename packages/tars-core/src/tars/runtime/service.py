@@ -358,7 +358,9 @@ class Service:
         while True:
             await asyncio.sleep(self.heartbeat_s)
             try:
-                await self.publish(T.SYSTEM_HEARTBEAT, self.heartbeat(), params={"service": self.member})
+                beat = self.heartbeat()
+                self.lag.reset()  # each heartbeat's lag covers the time since the one before
+                await self.publish(T.SYSTEM_HEARTBEAT, beat, params={"service": self.member})
                 if self._ready:
                     await _health_file(touch=True)
             except BusError:

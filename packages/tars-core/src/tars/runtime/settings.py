@@ -47,13 +47,19 @@ class _TomlSection(PydanticBaseSettingsSource):
         return self.values.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
+        if self.settings_cls.model_config.get("extra") == "forbid":
+            return dict(self.values)  # an unknown key (a renamed setting) is an error
         return {k: v for k, v in self.values.items() if k in self.settings_cls.model_fields}
 
 
 class CoreSettings(BaseSettings):
-    """What every worker shares. A worker subclasses this and names its ``section``."""
+    """What every worker shares. A worker subclasses this and names its ``section``.
 
-    model_config = SettingsConfigDict(env_prefix="TARS_", extra="ignore")
+    A nested settings model is a table (``[stt.whisper]``) and env ``TARS_<FIELD>__<KEY>``
+    (``TARS_WHISPER__BEAM_SIZE``). A worker whose ``extra`` is ``"forbid"`` refuses unknown keys
+    in its section."""
+
+    model_config = SettingsConfigDict(env_prefix="TARS_", env_nested_delimiter="__", extra="ignore")
     section: ClassVar[str] = "core"
 
     mqtt_url: str = "mqtt://127.0.0.1:1883"
@@ -83,7 +89,8 @@ def load_settings(cls: type[S], **overrides: Any) -> S:
     except ValidationError as exc:
         err = exc.errors()[0]
         name = ".".join(str(x) for x in err["loc"])
-        env = f"TARS_{name.upper()}"
+        env = "TARS_" + "__".join(str(x) for x in err["loc"] if isinstance(x, str)).upper()
+        msg = "not a setting of this worker" if err["type"] == "extra_forbidden" else err["msg"]
         raise ConfigError(
-            f"config error: {cls.section}.{name} (env {env}): {err['msg']} (got {err.get('input')!r})"
+            f"config error: {cls.section}.{name} (env {env}): {msg} (got {err.get('input')!r})"
         ) from exc

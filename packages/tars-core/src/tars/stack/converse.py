@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tars.audio.pcm import SAMPLE_RATE, write_wav
+from tars.clients.router import RouterWatch
 from tars.contracts import topics as T
 from tars.contracts.audio import AudioFrame
 from tars.contracts.llm import LlmStreamChunk
@@ -21,7 +22,6 @@ from tars.contracts.tts import TtsStatus
 from tars.contracts.turn import TurnEvent, TurnResult
 from tars.contracts.wake import WakeEvent
 from tars.runtime.service import Inbound, Service
-from tars.stack.routerwatch import RouterWatch
 
 CHUNK_S = 0.06
 
@@ -44,6 +44,8 @@ class TurnRecord:
     site: str
     transcript: str = ""
     correlation_id: str = ""
+    woke: bool = False
+    """A wake word opened the turn: only a final with its correlation id is the question."""
     result: TurnResult | None = None
     first_sample_ts: float | None = None
     tts_ended: bool = False
@@ -75,10 +77,15 @@ class Conversation:
 
     async def _on_wake(self, msg: Inbound[WakeEvent]) -> None:
         """The wake word opens the turn: its correlation id is the turn's, from here to the end."""
-        if (msg.site_id == self.record.site and msg.payload.purpose == "turn"
-                and not self.record.correlation_id):
-            self.record.correlation_id = msg.correlation_id
-            self.record.events.append((msg.envelope.ts, "wake"))
+        rec = self.record
+        if msg.site_id == rec.site and msg.payload.purpose == "turn" and not rec.woke:
+            if rec.correlation_id != msg.correlation_id:
+                # a final already taken was the wake word said alone, published before this
+                # event landed (the router keeps listening on it): the question is still to come
+                rec.transcript = ""
+                rec.events = [e for e in rec.events if e[1] != "stt.final"]
+            rec.woke, rec.correlation_id = True, msg.correlation_id
+            rec.events.append((msg.envelope.ts, "wake"))
             self.router.watch(msg.correlation_id)
 
     async def _on_final(self, msg: Inbound[SttFinal]) -> None:
@@ -210,10 +217,10 @@ async def converse_once(url: str, samples: npt.NDArray[np.int16], *, namespace: 
                         site: str | None = None, speed: float = 1.0, timeout_s: float = 90.0,
                         out: Path | None = None) -> dict[str, Any]:
     """Speak ``samples`` into the stack on ``site`` and return what the turn produced."""
-    from tars.runtime.mqtt import MqttBus
+    from tars.runtime.connect import client_bus
 
     site = site or f"converse{os.getpid()}x{time.monotonic_ns() % 10_000}"
-    bus = MqttBus(url, f"tars-converse-{os.getpid()}-{time.monotonic_ns() % 100_000}", namespace=namespace)
+    bus = client_bus(url, "tars-converse", namespace=namespace)
     service = Service("converse", bus, site_id=site, announce=False)
     conv = Conversation(service, site)
     await service.start()

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,10 +36,9 @@ class Stack:
 
 async def service_states(url: str, namespace: str = "", wait_s: float = 0.5) -> dict[str, str]:
     """Every service's retained status state (raises BusError if no broker answers)."""
-    from tars.runtime.mqtt import MqttBus
+    from tars.runtime.connect import client_bus
 
-    bus = MqttBus(url, f"tars-probe-{os.getpid()}-{time.monotonic_ns() % 100000}",
-                  namespace=namespace, connect_timeout=2)
+    bus = client_bus(url, "tars-probe", namespace=namespace, connect_timeout=2)
     states: dict[str, str] = {}
 
     async def on_status(msg: Message) -> None:
@@ -79,23 +78,25 @@ def supervised(url: str) -> bool:
     return url == configured and configured != default
 
 
-@contextlib.contextmanager
-def private_broker(namespace: str = "") -> Iterator[tuple[LocalBroker, dict[str, str]]]:
+@contextlib.asynccontextmanager
+async def private_broker(namespace: str = "") -> AsyncIterator[tuple[LocalBroker, dict[str, str]]]:
     """A broker for one command, with generated passwords and the registry's ACL (never
-    anonymous): yields it and the URL of every credential."""
+    anonymous): yields it and the URL of every credential. Mosquitto is started and stopped in
+    a thread: the event loop never waits on it."""
     from tars.stack.auth import ADMIN, Credentials
 
     with tempfile.TemporaryDirectory(prefix="tars-stack-") as tmp:
         creds = Credentials(Path(tmp)).load_or_create()
         passwd, admin, acl = creds.write_broker_files(namespace)
         broker = LocalBroker(workdir=Path(tmp), password_file=passwd, admin_password_file=admin,
-                             acl_file=acl, bind_client_ids=True).start()
+                             acl_file=acl, bind_client_ids=True)
+        await asyncio.to_thread(broker.start)
         try:
             urls = {u: creds.url(u, broker.host, broker.port) for u in creds.passwords if u != ADMIN}
             urls[ADMIN] = creds.url(ADMIN, "127.0.0.1", broker.admin_port)
             yield broker, urls
         finally:
-            broker.close()
+            await asyncio.to_thread(broker.close)
 
 
 async def wait_online(url: str, names: list[str], namespace: str, timeout_s: float,
@@ -129,7 +130,7 @@ async def ensure_stack(needed: list[str], url: str, *, namespace: str | None = N
     async with contextlib.AsyncExitStack() as exits:
         urls: dict[str, str] = {}
         if not url:
-            _broker, urls = exits.enter_context(private_broker(namespace))
+            _broker, urls = await exits.enter_async_context(private_broker(namespace))
             url = urls["cli"]
             states: dict[str, str] = {}
         else:

@@ -11,7 +11,6 @@ time and returns what came out of the speaker, timed on the recorded signals.
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tars.audio.pcm import SAMPLE_RATE
+from tars.bench.beats import Beats
 from tars.contracts import topics as T
 from tars.contracts.stt import SttFinal
 from tars.contracts.tts import TtsStatus
@@ -75,10 +75,10 @@ class Watcher:
     """Records, for one site, what the workers publish about its turns."""
 
     def __init__(self, url: str, site: str = SITE) -> None:
-        from tars.runtime.mqtt import MqttBus
+        from tars.runtime.connect import client_bus
 
         self.site = site
-        self.service = Service("acoustic-watch", MqttBus(url, f"cli-acoustic-{os.getpid()}"),
+        self.service = Service("acoustic-watch", client_bus(url, "cli-acoustic"),
                                announce=False)
         self.wakes: list[Seen] = []
         self.finals: list[Seen] = []
@@ -89,6 +89,7 @@ class Watcher:
         self.service.handle(T.STT_FINAL, self._keep(self.finals))
         self.service.handle(T.TURN_RESULT, self._keep(self.results))
         self.service.handle(T.TTS_STATUS, self._keep(self.tts))
+        self.beats = Beats(self.service)
 
     def _keep(self, into: list[Seen]) -> Any:
         async def handler(msg: Inbound[Any]) -> None:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 
 from tars.runtime.broker import LocalBroker
+from tars.runtime.bus import Will
 from tars.testing.soundcard import VirtualSoundCard, virtual_sound_card
 
 
@@ -43,14 +44,14 @@ def namespace() -> str:
 
 @pytest.fixture
 async def mqtt_bus_factory(mqtt_url: str, namespace: str) -> AsyncIterator[Callable[..., object]]:
-    """Make started MqttBus clients in this test's namespace; all are stopped afterwards."""
+    """Make MqttBus clients (``client_bus``) in this test's namespace; all are stopped afterwards."""
+    from tars.runtime.connect import client_bus
     from tars.runtime.mqtt import MqttBus
 
     made: list[MqttBus] = []
 
-    def make(client_id: str | None = None, **kw: object) -> MqttBus:
-        bus = MqttBus(mqtt_url, client_id or f"test-{uuid.uuid4().hex[:8]}", namespace=namespace,
-                      **kw)  # type: ignore[arg-type]
+    def make(will: Will | None = None) -> MqttBus:
+        bus = client_bus(mqtt_url, "test", namespace=namespace, will=will)
         made.append(bus)
         return bus
 

@@ -72,13 +72,25 @@ _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ni
 _NUMBER = {**{w: n for n, w in enumerate(_SMALL)}, **{w: 20 + 10 * n for n, w in enumerate(_TENS)}}
 
 
+TENS_THEN_DIGIT = re.compile(r"(\d*[2-9])0\s+([1-9])(?!\d)")
+"""Whisper's "720 8pm" for "seven twenty-eight PM": a tens number, then its unit, is one number."""
+
+_HOUR_SOUNDS = {"a": "8", "ate": "8", "to": "2", "too": "2", "for": "4", "won": "1"}
+HOUR_HEARD_AS_WORD = re.compile(r"\b(a|ate|to|too|for|won)\s+(\d\d)\s?([ap]m)\b")
+"""Whisper's "a 21 pm" for "eight twenty-one PM": a word that sounds like the hour, then the
+minutes and am/pm, is that hour."""
+
+
 def words(text: str) -> list[str]:
     """Lower-case words and numbers, the same however Whisper writes a clock time or a number:
-    "It's 3:02 PM.", "It's 302pm." and "It's 3 0 2 p.m." all give ``its 302 pm``; "1,200"
+    "It's 3:02 PM.", "It's 302pm." and "It's 3 0 2 p.m." all give ``its 302 pm`` ("It's 720 8pm."
+    ``its 728 pm``, "It's a 21 pm." ``its 821 pm``, "It's 10-0-0-PM." ``its 1000 pm``); "1,200"
     gives ``1200``; number words below a hundred become digits ("twenty five" -> ``25``)."""
     text = text.lower().replace("'", "").replace("\u2019", "")
     text = re.sub(r"\b([ap])\.?\s?m\b\.?", r"\1m", text)
-    text = re.sub(r"(?<=\d)[:.,\s](?=\d)", "", text)
+    text = TENS_THEN_DIGIT.sub(r"\1\2", text)
+    text = HOUR_HEARD_AS_WORD.sub(lambda m: f"{_HOUR_SOUNDS[m[1]]}{m[2]}{m[3]}", text)
+    text = re.sub(r"(?<=\d)[:.,\s-](?=\d)", "", text)
     out: list[str] = []
     for token in re.findall(r"[a-z]+|\d+", text):
         n = _NUMBER.get(token)
