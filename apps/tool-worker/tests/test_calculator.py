@@ -19,7 +19,9 @@ CALC = Calculator()
      ("2 ^ 10", 1024), ("6 × 7", 42), ("9 ÷ 3", 3.0), ("--3", 3), ("+5", 5),
      ("sqrt(16) + abs(-2)", 6.0), ("round(2.567, 2)", 2.57), ("max(1, 9, 4)", 9),
      ("factorial(5)", 120), ("log10(1000)", 3.0), ("1e3 + 0.5", 1000.5),
-     ("2 * pi", 2 * math.pi), ("floor(e)", 2), ("10 - 4 - 3", 3), ("2 ** -1", 0.5)],
+     ("2 * pi", 2 * math.pi), ("floor(e)", 2), ("10 - 4 - 3", 3), ("2 ** -1", 0.5),
+     ("15% of 80", 12), ("15 % of 80", 12), ("80 * 15%", 12), ("15 percent of 80", 12),
+     ("(15%) * 80", 12), ("12.5% * 8", 1), ("7 %3", 1), ("7 % (3)", 1)],
 )
 def test_values(expression: str, expected: float) -> None:
     assert CALC.evaluate(expression) == pytest.approx(expected)
@@ -51,7 +53,9 @@ def test_values(expression: str, expected: float) -> None:
      ("2 +", "not a valid expression"),
      ("", "empty expression"),
      ("1+" * 200 + "1", "longer than"),
-     ("sqrt(x=4)", "keyword arguments")],
+     ("sqrt(x=4)", "keyword arguments"),
+     ("15% of", "not a valid expression"),
+     ("half of 80", "unknown name 'half'")],
 )
 def test_refusals(expression: str, message: str) -> None:
     with pytest.raises(CalculatorError) as caught:

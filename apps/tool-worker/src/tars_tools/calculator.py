@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +29,10 @@ FUNCTIONS: dict[str, Callable[..., Number]] = {
     "radians": math.radians, "degrees": math.degrees, "factorial": math.factorial,
 }
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "tau": math.tau}
+_PERCENT = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(?:%|percent\b)(?!\s*(?:[\d.(]|(?!of\b)[a-z]))",
+                      re.IGNORECASE)
+"""A number followed by ``%`` (or "percent") and no operand: a percentage, ``15%`` = 0.15."""
+_OF = re.compile(r"\bof\b", re.IGNORECASE)
 _SYNTAX_NAMES = {
     ast.Attribute: "attribute access", ast.Subscript: "indexing", ast.Lambda: "lambda",
     ast.Compare: "comparisons", ast.BoolOp: "boolean logic", ast.IfExp: "conditionals",
@@ -51,6 +56,8 @@ class CalculatorLimits:
 class Calculator:
     """Evaluate arithmetic: numbers, ``+ - * / // % **`` (``^`` means power), parentheses,
     unary minus, the functions in :data:`FUNCTIONS` and the constants ``pi``, ``e``, ``tau``.
+    Percentages read as people write them: ``15% of 80`` and ``80 * 15%`` are 12, while
+    ``7 % 3`` (an operand follows) stays the remainder.
 
     :meth:`evaluate` raises :class:`CalculatorError` with a readable message for anything
     else (names, attribute access, calls of unknown functions, huge results, division by zero).
@@ -62,6 +69,7 @@ class Calculator:
     def evaluate(self, expression: str) -> Number:
         """The value of ``expression``."""
         text = expression.strip().replace("^", "**").replace("×", "*").replace("÷", "/")
+        text = _OF.sub("*", _PERCENT.sub(r"(\1/100)", text))
         if not text:
             raise CalculatorError("empty expression")
         if len(text) > self.limits.max_chars:
