@@ -135,6 +135,10 @@ class AecSettings(BaseModel):
     track_delay: bool = Field(default=True, description="measure the echo delay (GCC-PHAT on "
                               "the last window_s, every second the speaker plays) and follow it")
     window_s: float = Field(default=2.0, ge=0.5, le=5.0)
+    hold_s: float = Field(
+        default=0.1, ge=0.0, le=0.5, description="while the speaker plays, a microphone frame "
+        "waits at most this long for its speaker reference (a loaded tts worker's frames come "
+        "late over the bus); an idle speaker adds no wait")
 
 
 @dataclass
@@ -146,6 +150,8 @@ class AecStats:
     in_energy: float = 0.0
     out_energy: float = 0.0
     delay_changes: int = 0
+    late_frames: int = 0
+    """Frames cancelled without their whole reference: it had not come after ``hold_s``."""
 
     @property
     def erle_db(self) -> float | None:
@@ -220,18 +226,33 @@ class MicCanceller:
         self._rebase(arrived)
         pending = np.concatenate([self._pending, chunk.astype(np.int16, copy=False)])
         start = self._fed - pending.size
-        n = pending.size // self.frame
         outs: list[Int16Array] = []
-        for k in range(n):
-            rec = pending[k * self.frame:(k + 1) * self.frame]
+        k = 0
+        while (k + 1) * self.frame <= pending.size:
             ts = self.capture_ts(start + k * self.frame) + self.shift_s
+            if not self._reference_ready(ts, arrived):
+                break
+            rec = pending[k * self.frame:(k + 1) * self.frame]
             play = self.ring.read(ts, self.frame)
             out = self.speex.process(rec, play)
             self._account(rec, play, out)
             outs.append(out)
-        self._pending = pending[n * self.frame:].copy()
+            k += 1
+        self._pending = pending[k * self.frame:].copy()
         self._track(chunk)
         return np.concatenate(outs) if outs else np.zeros(0, dtype=np.int16)
+
+    def _reference_ready(self, ts: float, now: float) -> bool:
+        """Whether the frame whose reference starts at wall time ``ts`` can be cancelled now: its
+        reference has come, the speaker is idle (nothing since ``hold_s`` before it), or it has
+        waited ``hold_s`` (then it goes with what there is, counted as late)."""
+        end, need, hold = self.ring.end_ts, ts + self.frame / self.rate, self.settings.hold_s
+        if end >= need or end < ts - hold:
+            return True
+        if now < need + hold:
+            return False
+        self.stats.late_frames += 1
+        return True
 
     def _track(self, chunk: Int16Array) -> None:
         """Every second of microphone audio, measure the echo delay; follow it once confirmed."""

@@ -26,6 +26,7 @@ class EchoCancelling:
         self._executor = executor
         self.references = 0
         self._reported = (0.0, 0.0)
+        self._late = 0
 
     @classmethod
     async def open(cls, settings: AecSettings) -> EchoCancelling | None:
@@ -65,12 +66,14 @@ class EchoCancelling:
         st = self.canceller.stats
         e_in, e_out = st.in_energy - self._reported[0], st.out_energy - self._reported[1]
         self._reported = (st.in_energy, st.out_energy)
+        late, self._late = st.late_frames - self._late, st.late_frames
         if e_in > 0 and e_out > 0:
             delay = self.canceller.delay_s
             log.info("echo cancellation: %.1f dB removed during the reply (echo delay %s; "
-                     "microphone re-anchored %d times, speaker %d)", 10 * np.log10(e_in / e_out),
+                     "microphone re-anchored %d times, speaker %d; %d frames without their "
+                     "reference in time)", 10 * np.log10(e_in / e_out),
                      "not measured" if delay is None else f"{delay * 1000:.0f} ms",
-                     self.canceller.anchors, self.canceller.ring.anchors)
+                     self.canceller.anchors, self.canceller.ring.anchors, late)
 
     async def close(self) -> None:
         await self._executor.run(self.canceller.close)
