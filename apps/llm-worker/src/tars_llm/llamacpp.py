@@ -199,7 +199,11 @@ class LlamaCppChatModel:
 
         Raises PromptTooLongError if the prompt leaves no room for the reply.
         """
+        asked = time.perf_counter()
         with self._lock:
+            waited = time.perf_counter() - asked
+            if waited > 0.05:
+                log.info("a turn waited %.0f ms for the model (a prefill step)", waited * 1000)
             yield from self._generate(request, cancel)
 
     def _generate(self, request: ChatRequest, cancel: CancelToken) -> Iterator[ChatEvent]:

@@ -67,6 +67,9 @@ class _Stream:
     def text(self) -> str:
         return "".join(self.parts)
 
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
     async def delta(self, text: str) -> None:
         if not text:
             return
@@ -189,9 +192,11 @@ class LlmWorker:
         stream = _Stream(self.service, msg, time.perf_counter())
         request = msg.payload
         memories: list[str] = []
+        timing: dict[str, float] = {}
         try:
             if request.use_rag:
                 memories = await self.recall(msg, turn)
+            timing["recall"] = stream.elapsed_ms()
             if self._waiting >= self.settings.queue_max and self._slots.locked():
                 await self.service.report_error("request", "generation queue full", topic=msg.topic,
                                                 correlation_id=msg.correlation_id)
@@ -204,6 +209,7 @@ class LlmWorker:
                 self._waiting -= 1
             if not acquired:
                 raise TurnCancelled
+            timing["slot"] = stream.elapsed_ms()
             try:
                 result = await until_cancelled(turn, self._generate(msg, turn, memories, stream),
                                                grace_s=CANCEL_GRACE_S)
@@ -214,6 +220,13 @@ class LlmWorker:
         except Exception as exc:
             return await self._failed(msg, stream, exc)
         await stream.done()
+        if result is not None and result.steps:
+            first = result.steps[0]
+            log.info("turn %s: recall %.0f ms, model free %.0f ms, prompt %d tokens (%d cached), "
+                     "first text %s ms, %d step(s)", msg.correlation_id[:8],
+                     timing.get("recall", 0.0), timing.get("slot", 0.0), first.prompt_tokens,
+                     first.cached_prompt_tokens,
+                     "-" if stream.first_ms is None else f"{stream.first_ms:.0f}", len(result.steps))
         if result is None or result.cancelled:
             return LlmResponse(text=stream.text.strip(), finish_reason="cancelled",
                                memories=self.builder.memory_count(memories),
