@@ -36,15 +36,54 @@ def stage_summary(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
             for name, v in sorted(by_stage.items(), key=lambda kv: pct(kv[1], 50))}
 
 
+def text_to_audio(results: list[dict[str, Any]]) -> list[float]:
+    """Per turn: from its first sentence sent to tts to that sentence's first audio (ms)."""
+    out = []
+    for r in results:
+        st = r.get("stage_ms") or {}
+        if st.get("first_sentence") is not None and st.get("first_audio") is not None:
+            out.append(float(st["first_audio"]) - float(st["first_sentence"]))
+    return out
+
+
+def finals(results: list[dict[str, Any]]) -> list[float]:
+    """Per turn: its final transcript, in ms after the end of speech."""
+    return [float(r["stage_ms"]["final"]) for r in results
+            if (r.get("stage_ms") or {}).get("final") is not None]
+
+
+def _p50(values: list[float]) -> float | None:
+    return round(pct(values, 50), 1) if values else None
+
+
 def summary(results: list[dict[str, Any]], key: str = "voice_to_voice_ms") -> dict[str, Any]:
     v2v = [r[key] for r in results if r.get(key) is not None]
     return {
         "n": len(results), "answered": len(v2v),
-        "voice_to_voice_p50_ms": round(pct(v2v, 50), 1) if v2v else None,
+        "voice_to_voice_p50_ms": _p50(v2v),
         "voice_to_voice_p95_ms": round(pct(v2v, 95), 1) if v2v else None,
+        "text_to_audio_p50_ms": _p50(text_to_audio(results)),
         "stages": stage_summary(results),
         "turns": [{k: r.get(k) for k in ("transcript", "reply", "path", key)} for r in results],
     }
+
+
+def verdict(intent: list[dict[str, Any]], llm: list[dict[str, Any]], rss_total_mb: float,
+            ready_s: float | None) -> dict[str, bool | None]:
+    """Each goal of GOALS met (True), missed (False) or not measured (None)."""
+    both = [*intent, *llm]
+
+    def v2v(results: list[dict[str, Any]], q: float) -> float | None:
+        values = [r["voice_to_voice_ms"] for r in results if r.get("voice_to_voice_ms") is not None]
+        return pct(values, q) if values else None
+
+    measured: dict[str, float | None] = {
+        "intent_p50_ms": v2v(intent, 50), "intent_p95_ms": v2v(intent, 95),
+        "llm_p50_ms": v2v(llm, 50), "llm_p95_ms": v2v(llm, 95),
+        "final_p50_ms": _p50(finals(both)), "tts_first_audio_p50_ms": _p50(text_to_audio(both)),
+        "rss_total_mb": rss_total_mb or None, "ready_s": ready_s,
+    }
+    return {k: None if (m := measured[k]) is None else m <= goal for k, goal in GOALS.items()}
 
 
 def confine(cpus: int | None) -> list[int] | None:
@@ -84,14 +123,17 @@ async def _run(url: str | None, rounds: int) -> dict[str, Any]:
             await asyncio.sleep(0.5)
         await watcher.stop()
         rss = beats.rss_mb()
+        ready = round(stack.ready_s, 2) if stack.ready_s is not None else None
         return {
             "bench": "voice",
             "intent": summary(intent), "llm": summary(llm),
+            "final_p50_ms": _p50(finals([*intent, *llm])),
             "rss_mb": rss, "rss_total_mb": round(sum(rss.values()), 1),
             "loop_lag": beats.loop_lag(asked_from),
-            "ready_s": round(stack.ready_s, 2) if stack.ready_s is not None else None,
+            "ready_s": ready,
             "started_for_the_run": stack.started_workers,
             "goal": GOALS,
+            "met": verdict(intent, llm, round(sum(rss.values()), 1), ready),
         }
 
 
