@@ -53,6 +53,12 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+WARM_UP = ("what is the capital of france", "what is twelve times seven", "what is 12 times 7",
+           "set the volume to fifty", "set a timer for ten seconds")
+"""Matched once at load: hassil builds the word forms of a number range (0-1000: ~0.1 s) the first
+time a sentence reaches it, which would otherwise stall the router's loop on the first question."""
+
+
 class IntentMatcher:
     """Match whole utterances against hassil sentence templates; never on substrings.
 
@@ -77,6 +83,8 @@ class IntentMatcher:
         unknown = set(self.intents.intents) - {n.value for n in IntentName}
         if unknown:
             raise ValueError(f"unknown intent(s) in templates: {', '.join(sorted(unknown))}")
+        for sentence in WARM_UP:  # hassil builds its number lists at the first use of each
+            self.match(sentence)
 
     def match(self, text: str) -> Intent | None:
         """Return the intent the utterance expresses, or None."""
