@@ -32,8 +32,8 @@ EXPORTS: dict[str, set[str]] = {
     },
     "tars.audio": {
         "SAMPLE_RATE", "AudioFormatError", "AudioSink", "AudioSource", "BadFrames",
-        "NoAudioDeviceError", "describe_devices", "frame_samples", "int16_to_float", "read_wav",
-        "require_device", "resample", "write_wav",
+        "NoAudioDeviceError", "close_quietly", "describe_devices", "frame_samples",
+        "int16_to_float", "one_line", "read_wav", "require_device", "resample", "write_wav",
     },
     "tars.testing.acoustic": {"AcousticStack", "Heard", "Seen", "Watcher", "speech_of"},
     "tars.testing.soundcard": {"Recording", "SoundCardError", "VirtualSoundCard", "available",

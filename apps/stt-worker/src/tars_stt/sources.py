@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -13,7 +12,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tars.audio import SAMPLE_RATE, AudioFormatError, AudioSource, read_wav, require_device, resample
+from tars.audio import (
+    SAMPLE_RATE,
+    AudioFormatError,
+    AudioSource,
+    close_quietly,
+    one_line,
+    read_wav,
+    require_device,
+    resample,
+)
 from tars.runtime import ModelExecutor
 from tars_stt.errors import NoAudioDeviceError, SourceClosedError
 
@@ -244,7 +252,7 @@ class MicrophoneSource:
                     except Exception as exc:  # NoAudioDeviceError, PortAudioError
                         if not down_logged:
                             log.warning("microphone unavailable (%s); retrying every %g s, MQTT "
-                                        "audio is still heard", _one_line(exc), self.reopen_s)
+                                        "audio is still heard", one_line(exc), self.reopen_s)
                             down_logged = True
                         rescan = True
                         await asyncio.sleep(self.reopen_s)
@@ -258,26 +266,16 @@ class MicrophoneSource:
                     log.warning("microphone lost (%s); reopening when it is back",
                                 "stream stopped" if not stream.active else "no audio")
                     down_logged, rescan, self.up = True, True, False
-                    await self._executor.run(_quiet_close, stream)
+                    await self._executor.run(close_quietly, stream)
                     stream = None
         finally:
             self.up = False
             if stream is not None:
-                await asyncio.shield(self._executor.run(_quiet_close, stream))
+                await asyncio.shield(self._executor.run(close_quietly, stream))
 
     async def close(self) -> None:
         await self._queue.close()
 
-
-def _quiet_close(stream: Any) -> None:
-    with contextlib.suppress(Exception):
-        stream.abort()
-    with contextlib.suppress(Exception):
-        stream.close()
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class AudioFanout:

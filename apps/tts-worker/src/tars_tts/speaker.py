@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tars.audio import NoAudioDeviceError, require_device
+from tars.audio import NoAudioDeviceError, close_quietly, one_line, require_device
 from tars_tts.resampler import StreamResampler
 from tars_tts.sinks import Pacer
 
@@ -174,7 +174,7 @@ class SpeakerOutput:
                 except Exception as exc:  # PortAudioError, NoAudioDeviceError, ...
                     if not down_logged:
                         log.warning("speaker unavailable (%s); retrying every %g s, replies still "
-                                    "go to MQTT audio / WAV", _one_line(exc), self.reopen_s)
+                                    "go to MQTT audio / WAV", one_line(exc), self.reopen_s)
                         down_logged = True
                     self._ready.set()
                     rescan, self._running = True, False
@@ -197,11 +197,11 @@ class SpeakerOutput:
                 down_logged = True
                 self._up = self._running = False
                 self.clear()
-                _quiet_close(stream)
+                close_quietly(stream)
                 stream = None
                 rescan = True
         if stream is not None:
-            _quiet_close(stream)
+            close_quietly(stream)
 
     def _tend(self, stream: Any) -> str | None:
         """Start the stream for new audio, stop it once idle; what is wrong with it, if anything."""
@@ -213,7 +213,7 @@ class SpeakerOutput:
                 try:
                     stream.start()  # primed by the callback: the new audio is the first out
                 except Exception as exc:  # PortAudioError: the device went while stopped
-                    return _one_line(exc)
+                    return one_line(exc)
                 self.starts += 1
             return None
         if not stream.active:
@@ -228,7 +228,7 @@ class SpeakerOutput:
             try:
                 stream.abort()  # only silence was queued
             except Exception as exc:
-                return _one_line(exc)
+                return one_line(exc)
         return None
 
     def _open(self, rescan: bool) -> Any:
@@ -244,7 +244,7 @@ class SpeakerOutput:
         except NoAudioDeviceError as exc:
             if self.rate == own or "sample rate" not in str(exc).lower():
                 raise
-            log.warning("speaker: %s; using the device's own rate, %d Hz", _one_line(exc), own)
+            log.warning("speaker: %s; using the device's own rate, %d Hz", one_line(exc), own)
             self.rate = own
             return self._open_at(sd, info, own)
 
@@ -339,16 +339,6 @@ class SpeakerSink:
     async def close(self) -> None:
         await asyncio.to_thread(self.output.close)
 
-
-def _quiet_close(stream: Any) -> None:
-    with contextlib.suppress(Exception):
-        stream.abort()
-    with contextlib.suppress(Exception):
-        stream.close()
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 @functools.lru_cache(maxsize=8)

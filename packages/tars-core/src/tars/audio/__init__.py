@@ -1,7 +1,13 @@
 """Audio primitives shared by the workers: PCM format, WAV I/O, resampling, device seams, the
 intake of MQTT audio frames."""
 
-from tars.audio.devices import NoAudioDeviceError, describe_devices, require_device
+from tars.audio.devices import (
+    NoAudioDeviceError,
+    close_quietly,
+    describe_devices,
+    one_line,
+    require_device,
+)
 from tars.audio.intake import BadFrames, frame_samples
 from tars.audio.pcm import (
     SAMPLE_RATE,
@@ -20,9 +26,11 @@ __all__ = [
     "AudioSource",
     "BadFrames",
     "NoAudioDeviceError",
+    "close_quietly",
     "describe_devices",
     "frame_samples",
     "int16_to_float",
+    "one_line",
     "read_wav",
     "require_device",
     "resample",

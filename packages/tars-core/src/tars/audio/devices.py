@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Literal
 
 from tars.errors import TarsError
@@ -49,3 +50,16 @@ def require_device(kind: Literal["input", "output"], device: str | int | None = 
         if str(device).lower() in str(d.get("name", "")).lower():
             return i
     raise NoAudioDeviceError(f"no audio {kind} device named {device!r}")
+
+
+def close_quietly(stream: Any) -> None:
+    """Abort and close a sounddevice stream whatever state it is in (a device that vanished)."""
+    with contextlib.suppress(Exception):
+        stream.abort()
+    with contextlib.suppress(Exception):
+        stream.close()
+
+
+def one_line(exc: BaseException) -> str:
+    """A device error on one line (PortAudio's messages span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
