@@ -13,6 +13,7 @@ from tars.audio import SAMPLE_RATE
 from tars.clients.stt import FinalCollector, stream_audio
 from tars.contracts import topics as T
 from tars.runtime import InMemoryBroker, InMemoryBus, Service, load_settings
+from tars_stt.endpointer import EndpointerSettings
 from tars_stt.metrics import word_error_rate
 from tars_stt.service import setup
 from tars_stt.settings import Settings
@@ -131,7 +132,7 @@ def finals_sink(client: Service, finals: FinalCollector) -> Any:
 
 
 def run(n: int = 10, speed: float = 1.0, voice: str = "piper", endpoint: str = "transcript",
-        pause_s: float = 0.12, cut: int = 1) -> dict[str, Any]:
+        pause_s: float = EndpointerSettings().pause_s, cut: int = 1) -> dict[str, Any]:
     """Real-time feed (``speed`` 1) of ``n`` ~2 s utterances; latency = end of speech -> final.
     ``endpoint`` "silence" or "transcript"; ``cut`` also streams unfinished sentences with a
     pause inside and counts those kept as one utterance."""

@@ -110,7 +110,7 @@ class Aligner:
 
 def pauses(samples: Int16Array) -> list[PauseStarted]:
     """The worker's decision points: the endpointer's pauses, the last one the real end."""
-    ep = Endpointer(EndpointerSettings(pause_s=0.12, end_silence_s=1.2, partial_interval_s=0))
+    ep = Endpointer(EndpointerSettings(end_silence_s=1.2, partial_interval_s=0))
     events = ep.feed(samples) + ep.flush()
     return [e for e in events if isinstance(e, PauseStarted)]
 
