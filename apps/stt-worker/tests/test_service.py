@@ -16,11 +16,11 @@ from tars.contracts import decode
 from tars.contracts import topics as T
 from tars.contracts.audio import AudioFrame
 from tars.contracts.errors import ErrorEvent
-from tars.contracts.health import Status
 from tars.contracts.stt import SttControl, SttPartial, SttState
 from tars.contracts.tts import TtsStatus
 from tars.runtime import InMemoryBroker, InMemoryBus, Service, load_settings
 from tars.testing.bus_contract import Collector
+from tars.testing.peers import announce
 from tars_stt import Transcription
 from tars_stt.service import SttWorker, setup
 from tars_stt.settings import Settings
@@ -261,14 +261,7 @@ async def test_a_site_whose_audio_clock_starts_again_dates_its_speech_by_the_new
 async def tts_says(client: Service, worker: SttWorker, state: Literal["online", "offline"],
                    instance: str) -> None:
     """Publish the tts worker's status; return once the stt worker has handled it."""
-    env = await client.publish(T.SYSTEM_STATUS, Status(state=state, instance=instance),
-                               params={"service": "tts"})
-    for _ in range(200):
-        peer = worker.tts.get("tts")
-        if peer is not None and peer.since == env.ts:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"the stt worker never saw tts {state}")
+    await announce(client, worker.tts, "tts", state, instance)
 
 
 async def test_the_tts_worker_going_away_or_restarting_ends_its_speaking(

@@ -18,13 +18,13 @@ from tars.contracts import topics as T
 from tars.contracts.audio import AudioFrame, AudioPurpose
 from tars.contracts.envelope import Envelope
 from tars.contracts.errors import ErrorEvent
-from tars.contracts.health import Status
 from tars.contracts.llm import LlmCancel
 from tars.contracts.stt import SttFinal
 from tars.contracts.tts import TtsControl, TtsStatus
 from tars.contracts.wake import WakeEvent
 from tars.runtime import Inbound, InMemoryBroker, InMemoryBus, Service, load_settings
 from tars.testing.bus_contract import Collector
+from tars.testing.peers import announce
 from tars_wake.service import WakeWorker, setup
 from tars_wake.settings import Settings
 
@@ -249,14 +249,7 @@ async def test_the_tts_worker_going_away_or_restarting_leaves_no_site_speaking(
     client, worker, _wakes = rig
 
     async def tts_says(state: Literal["online", "offline"], instance: str) -> None:
-        env = await client.publish(T.SYSTEM_STATUS, Status(state=state, instance=instance),
-                                   params={"service": "tts"})
-        for _ in range(200):
-            peer = worker.tts.get("tts")
-            if peer is not None and peer.since == env.ts:
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError(f"the wake worker never saw tts {state}")
+        await announce(client, worker.tts, "tts", state, instance)
 
     async def speaking(cid: str) -> None:
         await client.publish(T.TTS_STATUS, TtsStatus(event="started"), site_id="hall", correlation_id=cid)

@@ -36,6 +36,7 @@ EXPORTS: dict[str, set[str]] = {
         "int16_to_float", "one_line", "read_wav", "require_device", "resample", "write_wav",
     },
     "tars.testing.acoustic": {"AcousticStack", "Heard", "Seen", "Watcher", "speech_of"},
+    "tars.testing.peers": {"announce"},
     "tars.testing.soundcard": {"Recording", "SoundCardError", "VirtualSoundCard", "available",
                                "virtual_sound_card"},
     "tars.testing.speech": {"espeak", "espeak_available", "piper", "resample", "with_silence"},
