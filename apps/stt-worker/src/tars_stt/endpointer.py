@@ -32,7 +32,7 @@ class EndpointerSettings(BaseModel):
         default=1.5, ge=0.0, description="partial-ready cadence during speech; 0 turns it off"
     )
     pause_s: float = Field(
-        default=0.09, ge=0.0, description="silence in speech that may be its end: PauseStarted "
+        default=0.12, ge=0.0, description="silence in speech that may be its end: PauseStarted "
         "(transcribe while deciding); 0 turns it off",
     )
     semantic: Literal["completeness", "smart_turn", "both"] = Field(
